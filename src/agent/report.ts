@@ -1,0 +1,76 @@
+/**
+ * What the remote agent (rait-agent.sh) prints: exactly one JSON document on stdout.
+ * Replies come from remote machines and are untrusted: parse them with validateReport().
+ */
+
+export type AgentMode = 'deploy' | 'check' | 'down' | 'status';
+export type WireGuardImpl = 'kernel' | 'wireguard-go';
+
+export interface LinkChanges {
+  added: string[];
+  updated: string[];
+  removed: string[];
+  kept: string[];
+}
+
+export interface FileChange {
+  /** rait.conf | peers.conf | babeld.conf */
+  name: string;
+  changed: boolean;
+  /** check mode only: unified diff (old -> new), private key redacted. */
+  diff?: string;
+}
+
+/** Result of deploy, check (dry run) and down. */
+export interface ApplyReport {
+  agent: 1;
+  mode: 'deploy' | 'check' | 'down';
+  ok: boolean;
+  /** Set when ok is false: what failed, in plain words (names the missing program and package). */
+  error?: string;
+  wireguard?: WireGuardImpl;
+  files: FileChange[];
+  links: LinkChanges;
+  /** What was done to babeld: started | updated | unchanged | stopped | disabled | would-update ... */
+  babeld: string;
+}
+
+export interface LinkState {
+  name: string;
+  /** Peer public key, as configured on the interface. */
+  publicKey: string;
+  listenPort: number;
+  /** host:port as wg reports it, or "" when none. */
+  endpoint: string;
+  /** Seconds since the latest handshake; null when there was none. */
+  handshakeAge: number | null;
+  rxBytes: number;
+  txBytes: number;
+  mtu: number;
+  up: boolean;
+}
+
+export interface BabelNeighbour {
+  interface: string;
+  address: string;
+  rxcost: number;
+  txcost: number;
+  /** milliseconds; null when babeld does not report it. */
+  rtt: number | null;
+  reach: string;
+}
+
+export interface StatusReport {
+  agent: 1;
+  mode: 'status';
+  ok: boolean;
+  error?: string;
+  wireguard?: WireGuardImpl;
+  versions: { wg: string; babeld: string; kernel: string };
+  /** sha256 (hex) of each config file found in config_dir (and babeld config path), by name. */
+  configHashes: Record<string, string>;
+  links: LinkState[];
+  babel: { running: boolean; neighbours: BabelNeighbour[]; routes: number };
+}
+
+export type AgentReport = ApplyReport | StatusReport;

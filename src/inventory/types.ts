@@ -1,0 +1,69 @@
+/** The validated inventory: what the operator declared, with every default filled in. */
+
+export type AddressFamily = 'ip4' | 'ip6';
+export type Isolation = 'none' | 'netns' | 'vrf';
+export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
+
+export interface BabeldSettings {
+  enabled: boolean;
+  /** Absolute path of the liquid template on the control machine. */
+  template: string;
+  /** Where the rendered config lands on the node. */
+  configPath: string;
+  /** babeld's local control socket on the node. */
+  socket: string;
+}
+
+export interface MeshSettings {
+  interfacePrefix: string;
+  interfaceGroup: number;
+  mtu: number;
+  fwmark: number;
+  sendPortRange: readonly [number, number];
+  isolation: Isolation;
+  /** netns/vrf holding the WireGuard interfaces; "" = current namespace. */
+  interfaceNamespace: string;
+  /** netns/vrf holding the WireGuard UDP sockets; "" = current namespace. */
+  transitNamespace: string;
+  configDir: string;
+  babeld: BabeldSettings;
+}
+
+export interface SshSettings {
+  user: string;
+  port: number;
+  /** Absolute path (~ expanded). */
+  identityFile: string;
+  /** Absolute path (~ expanded). */
+  knownHosts: string;
+  hostKeyChecking: HostKeyChecking;
+  become: boolean;
+  /** Seconds. Bounds TCP connect + SSH handshake + authentication. */
+  connectTimeout: number;
+  /** Optional jump host, `[user@]host[:port]`. */
+  jump?: string;
+}
+
+export interface Node {
+  name: string;
+  /** SSH address (name or IP). */
+  host: string;
+  /** WireGuard endpoint host (name or IP); defaults to host. */
+  endpoint: string;
+  addressFamily: AddressFamily;
+  /** Pinned SendPort, if any. */
+  sendPort?: number;
+  groups: string[];
+  vars: Record<string, unknown>;
+  ssh: SshSettings;
+}
+
+export interface Inventory {
+  /** Absolute path of the inventory file. */
+  path: string;
+  mesh: MeshSettings;
+  /** Absolute path of the state file. */
+  statePath: string;
+  ssh: SshSettings;
+  nodes: Node[];
+}
