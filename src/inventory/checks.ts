@@ -1,0 +1,52 @@
+// Predicates for values that end up in shells, config files or interface names on the nodes.
+import { isIP } from 'node:net';
+
+const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+
+/** A DNS name or an IPv4/IPv6 address: nothing a shell or a config file could misread. */
+export function isHostOrIp(s: string): boolean {
+  if (isIP(s) !== 0) return true;
+  const name = s.endsWith('.') ? s.slice(0, -1) : s;
+  return name.length > 0 && name.length <= 253 && name.split('.').every((label) => DNS_LABEL.test(label));
+}
+
+/** `[user@]host[:port]`, host a name, an IPv4 address or a bracketed IPv6 address. */
+export function isJumpSpec(s: string): boolean {
+  const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(s);
+  if (!m) return false;
+  const [, user, host, port] = m;
+  if (user !== undefined && !isUserName(user)) return false;
+  if (port !== undefined && !isPort(Number(port))) return false;
+  return host!.startsWith('[') ? isIP(host!.slice(1, -1)) === 6 : isHostOrIp(host!) && isIP(host!) !== 6;
+}
+
+export function isUserName(s: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/.test(s);
+}
+
+export function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+/** An absolute path made of safe characters only (it lands in shell commands on the nodes). */
+export function isSafeAbsolutePath(s: string): boolean {
+  return /^(\/[A-Za-z0-9._+-]+)+\/?$/.test(s) && !s.split('/').some((part) => part === '..' || part === '.');
+}
+
+/** Node and group names: safe in logs, TOML keys and templates. */
+export function isName(s: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s);
+}
+
+/** netns or VRF names (a VRF is a link, so at most 15 bytes). */
+export function isNamespaceName(s: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,14}$/.test(s);
+}
+
+/** Interface prefix: safe unquoted in a shell and in `ip link` names. */
+export function isInterfacePrefix(s: string): boolean {
+  return /^[A-Za-z][A-Za-z0-9_-]*$/.test(s);
+}
+
+/** Linux interface names are at most 15 bytes (IFNAMSIZ - 1). */
+export const MAX_IFNAME = 15;

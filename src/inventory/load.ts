@@ -1,0 +1,209 @@
+// Loads and validates the inventory YAML: the schema, the cross-field rules and the defaults.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { InputError } from '../errors.js';
+import {
+  MAX_IFNAME, isHostOrIp, isInterfacePrefix, isJumpSpec, isName, isNamespaceName, isSafeAbsolutePath, isUserName,
+} from './checks.js';
+import type {
+  AddressFamily, BabeldSettings, HostKeyChecking, Inventory, Isolation, MeshSettings, Node, SshSettings,
+} from './types.js';
+import { YamlReader, entryOr, type Field } from './yaml-reader.js';
+
+const TOP_KEYS = ['mesh', 'state', 'ssh', 'nodes'] as const;
+const MESH_KEYS = [
+  'interface_prefix', 'interface_group', 'mtu', 'fwmark', 'send_port_range', 'isolation',
+  'interface_namespace', 'transit_namespace', 'config_dir', 'babeld',
+] as const;
+const BABELD_KEYS = ['enabled', 'template', 'config_path', 'socket'] as const;
+const SSH_KEYS = [
+  'user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump',
+] as const;
+const NODE_KEYS = ['host', 'endpoint', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
+
+const ADDRESS_FAMILIES: readonly AddressFamily[] = ['ip4', 'ip6'];
+const ISOLATIONS: readonly Isolation[] = ['none', 'netns', 'vrf'];
+const HOST_KEY_CHECKING: readonly HostKeyChecking[] = ['strict', 'accept-new', 'off'];
+const U32_MAX = 0xffffffff;
+
+/** The babeld template shipped with rait-fleet, used when the inventory names none. */
+export const DEFAULT_BABELD_TEMPLATE = fileURLToPath(new URL('../../../templates/babeld.conf.liquid', import.meta.url));
+
+/** The inventory to use: the argument, else $RAIT_FLEET_INVENTORY, else ./inventory.yaml; absolute. */
+export function resolveInventoryPath(arg?: string): string {
+  return resolve(arg || process.env.RAIT_FLEET_INVENTORY || 'inventory.yaml');
+}
+
+export function loadInventory(path: string): Inventory {
+  const file = resolve(path);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`cannot read inventory: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
+  }
+  return parseInventory(file, text);
+}
+
+/** Validates inventory text; `file` names it in errors and anchors relative paths. */
+export function parseInventory(file: string, text: string): Inventory {
+  const r = new YamlReader(file, text);
+  const top = r.map(r.root, TOP_KEYS);
+  const base = dirname(file);
+  const meshField = top.get('mesh') ?? { node: null, path: 'mesh' };
+  const mesh = readMesh(r, meshField, base);
+  const ssh = readSsh(r, top.get('ssh') ?? { node: null, path: 'ssh' }, defaultSsh(), base);
+  const nodesField = top.get('nodes') ?? { node: null, path: 'nodes' };
+  const read = [...r.map(nodesField, undefined, 'duplicate node name')].map(([name, field]) => {
+    if (!isName(name)) throw r.error(field, `invalid node name "${name}" (letters, digits, "_", "-", "." only)`);
+    return readNode(r, name, field, ssh, base);
+  });
+  if (read.length === 0) throw r.error(nodesField, 'no nodes: the mesh needs at least one');
+  checkPorts(r, mesh.sendPortRange, read, r.map(meshField).get('send_port_range') ?? nodesField);
+  const nodes = read.map((n) => n.node);
+  const stateField = top.get('state');
+  const statePath = stateField
+    ? localPath(r.string(stateField), base)
+    : join(base, `${basename(file).replace(/\.ya?ml$/, '')}.state.toml`);
+  return { path: file, mesh, statePath, ssh, nodes };
+}
+
+function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
+  const m = r.map(at, MESH_KEYS);
+  const interfacePrefix = entryOr(m, 'interface_prefix', (f) => r.string(f, isInterfacePrefix, 'interface prefix (a letter, then letters, digits, "_", "-")'), 'rait');
+  const sendPortRange = entryOr(m, 'send_port_range', (f) => readRange(r, f), [50000, 50999] as const);
+  const longest = interfacePrefix.length + String(sendPortRange[1]).length;
+  if (longest > MAX_IFNAME) {
+    throw r.error(m.get('interface_prefix') ?? at, `"${interfacePrefix}${sendPortRange[1]}" is ${longest} bytes; interface names are at most ${MAX_IFNAME}`);
+  }
+  const isolation = entryOr(m, 'isolation', (f) => r.oneOf(f, ISOLATIONS), 'none');
+  const namespace = (f: Field): string => {
+    const name = r.string(f);
+    if (name === '') return '';
+    if (!isNamespaceName(name)) throw r.error(f, `invalid namespace name "${name}" (letters, digits, "_", "-", ".", at most 15)`);
+    if (isolation === 'none') throw r.error(f, 'a namespace needs isolation netns or vrf');
+    return name;
+  };
+  const configDir = entryOr(m, 'config_dir', (f) => remotePath(r, f), '/etc/rait');
+  return {
+    interfacePrefix,
+    interfaceGroup: entryOr(m, 'interface_group', (f) => r.integer(f, 0, U32_MAX), 54),
+    mtu: entryOr(m, 'mtu', (f) => r.integer(f, 1280, 65535), 1400),
+    fwmark: entryOr(m, 'fwmark', (f) => r.integer(f, 0, U32_MAX), 54),
+    sendPortRange,
+    isolation,
+    interfaceNamespace: entryOr(m, 'interface_namespace', namespace, ''),
+    transitNamespace: entryOr(m, 'transit_namespace', namespace, ''),
+    configDir,
+    babeld: readBabeld(r, m.get('babeld') ?? { node: null, path: `${at.path}.babeld` }, configDir, base),
+  };
+}
+
+function readRange(r: YamlReader, at: Field): readonly [number, number] {
+  const items = r.seq(at);
+  if (items.length !== 2) throw r.error(at, 'expected [first, last]');
+  const lo = r.integer(items[0]!, 1, 65535);
+  const hi = r.integer(items[1]!, 1, 65535);
+  if (lo > hi) throw r.error(at, `first port ${lo} is above last port ${hi}`);
+  return [lo, hi];
+}
+
+function readBabeld(r: YamlReader, at: Field, configDir: string, base: string): BabeldSettings {
+  const b = r.map(at, BABELD_KEYS);
+  return {
+    enabled: entryOr(b, 'enabled', (f) => r.boolean(f), true),
+    template: entryOr(b, 'template', (f) => localPath(r.string(f), base), DEFAULT_BABELD_TEMPLATE),
+    configPath: entryOr(b, 'config_path', (f) => remotePath(r, f), `${configDir.replace(/\/$/, '')}/babeld.conf`),
+    socket: entryOr(b, 'socket', (f) => remotePath(r, f), '/run/babeld.ctl'),
+  };
+}
+
+function defaultSsh(): SshSettings {
+  return {
+    user: 'root',
+    port: 22,
+    identityFile: join(homedir(), '.ssh', 'id_ed25519'),
+    knownHosts: join(homedir(), '.ssh', 'known_hosts'),
+    hostKeyChecking: 'strict',
+    become: false,
+    connectTimeout: 10,
+  };
+}
+
+/** SSH settings from `at`, each field falling back to `inherited`. */
+function readSsh(r: YamlReader, at: Field, inherited: SshSettings, base: string): SshSettings {
+  const s = r.map(at, SSH_KEYS);
+  const ssh: SshSettings = { ...inherited };
+  for (const [key, f] of s) {
+    switch (key as (typeof SSH_KEYS)[number]) {
+      case 'user': ssh.user = r.string(f, isUserName, 'user name'); break;
+      case 'port': ssh.port = r.integer(f, 1, 65535); break;
+      case 'identity_file': ssh.identityFile = localPath(r.string(f), base); break;
+      case 'known_hosts': ssh.knownHosts = localPath(r.string(f), base); break;
+      case 'host_key_checking': ssh.hostKeyChecking = r.oneOf(f, HOST_KEY_CHECKING); break;
+      case 'become': ssh.become = r.boolean(f); break;
+      case 'connect_timeout': ssh.connectTimeout = r.integer(f, 1, 3600); break;
+      case 'jump': ssh.jump = r.string(f, isJumpSpec, 'jump host (expected [user@]host[:port])'); break;
+    }
+  }
+  return ssh;
+}
+
+/** A node, with the field of its pinned SendPort (for errors about the pin). */
+interface ReadNode {
+  node: Node;
+  pin?: Field;
+}
+
+function readNode(r: YamlReader, name: string, at: Field, ssh: SshSettings, base: string): ReadNode {
+  const n = r.map(at, NODE_KEYS);
+  const hostField = n.get('host');
+  if (!hostField) throw r.error(at, 'missing "host" (the SSH address)');
+  const host = r.string(hostField, isHostOrIp, 'host (expected a hostname or an IP address)');
+  const node: Node = {
+    name,
+    host,
+    endpoint: entryOr(n, 'endpoint', (f) => r.string(f, isHostOrIp, 'endpoint (expected a hostname or an IP address)'), host),
+    addressFamily: entryOr(n, 'address_family', (f) => r.oneOf(f, ADDRESS_FAMILIES), 'ip4'),
+    groups: entryOr(n, 'groups', (f) => r.seq(f).map((g) => r.string(g, isName, 'group name')), []),
+    vars: entryOr(n, 'vars', (f) => readVars(r, f), {}),
+    ssh: entryOr(n, 'ssh', (f) => readSsh(r, f, ssh, base), ssh),
+  };
+  const pin = n.get('send_port');
+  if (!pin) return { node };
+  node.sendPort = r.integer(pin, 1, 65535);
+  return { node, pin };
+}
+
+function readVars(r: YamlReader, at: Field): Record<string, unknown> {
+  r.map(at); // a mapping with unique keys; values are free-form
+  return (r.plain(at) ?? {}) as Record<string, unknown>;
+}
+
+/** Pinned ports inside the range and unique; the range holds every node. */
+function checkPorts(r: YamlReader, [lo, hi]: readonly [number, number], nodes: ReadNode[], rangeField: Field): void {
+  const pinnedBy = new Map<number, string>();
+  for (const { node, pin } of nodes) {
+    if (!pin || node.sendPort === undefined) continue;
+    if (node.sendPort < lo || node.sendPort > hi) throw r.error(pin, `${node.sendPort} is outside send_port_range ${lo}..${hi}`);
+    const other = pinnedBy.get(node.sendPort);
+    if (other) throw r.error(pin, `${node.sendPort} is already pinned by node "${other}"`);
+    pinnedBy.set(node.sendPort, node.name);
+  }
+  if (hi - lo + 1 < nodes.length) {
+    throw r.error(rangeField, `${nodes.length} nodes do not fit in send_port_range ${lo}..${hi} (${hi - lo + 1} ports)`);
+  }
+}
+
+/** A path on the control machine: ~ expanded, relative to the inventory's directory. */
+function localPath(p: string, base: string): string {
+  const expanded = p === '~' || p.startsWith('~/') ? join(homedir(), p.slice(1)) : p;
+  return isAbsolute(expanded) ? expanded : resolve(base, expanded);
+}
+
+/** A path on the nodes: absolute and shell-safe. */
+function remotePath(r: YamlReader, at: Field): string {
+  return r.string(at, isSafeAbsolutePath, 'path (absolute; letters, digits, "/", ".", "_", "+", "-" only)');
+}

@@ -1,0 +1,117 @@
+// Liquid templates (babeld.conf and user templates) and the variables they see. Pure: text in, text out.
+import { Liquid, type Template } from 'liquidjs';
+import { InputError } from '../errors.js';
+import type { MeshSettings } from '../inventory/types.js';
+import type { Link, NodePlan, Plan } from './types.js';
+
+/** A node as templates see it: no private key. */
+export interface TemplateNode {
+  name: string;
+  vars: Record<string, unknown>;
+  send_port: number;
+  public_key: string;
+  address_family: string;
+  endpoint: string;
+  groups: string[];
+}
+
+export interface TemplateLink {
+  name: string;
+  peer: string;
+  peer_public_key: string;
+  link_local: string;
+  listen_port: number;
+  endpoint_host: string;
+  endpoint_port: number;
+}
+
+export interface TemplateScope {
+  node: TemplateNode;
+  links: TemplateLink[];
+  /** Interface names, for templates written for RAIT. */
+  LinkList: string[];
+  nodes: TemplateNode[];
+  mesh: Record<string, unknown>;
+}
+
+export interface CompiledTemplate {
+  /** Path of the template, for errors. */
+  file: string;
+  parsed: Template[];
+}
+
+const engine = new Liquid({ strictFilters: true });
+
+export function compileTemplate(text: string, file: string): CompiledTemplate {
+  try {
+    return { file, parsed: engine.parse(text, file) };
+  } catch (err) {
+    throw new InputError(`template error: ${(err as Error).message}`, { file });
+  }
+}
+
+export function renderTemplate(template: CompiledTemplate, scope: TemplateScope): string {
+  try {
+    return engine.renderSync(template.parsed, scope) as string;
+  } catch (err) {
+    throw new InputError(`template error for node ${scope.node.name}: ${(err as Error).message}`, { file: template.file });
+  }
+}
+
+/** Variables every node's templates share: build once per plan. */
+export interface SharedScope {
+  nodes: TemplateNode[];
+  byName: Map<string, TemplateNode>;
+  mesh: Record<string, unknown>;
+}
+
+export function sharedScope(plan: Pick<Plan, 'mesh' | 'nodes'>): SharedScope {
+  const nodes = plan.nodes.map(({ node, keys }) => ({
+    name: node.name,
+    vars: node.vars,
+    send_port: keys.sendPort,
+    public_key: keys.publicKey,
+    address_family: node.addressFamily,
+    endpoint: node.endpoint,
+    groups: node.groups,
+  }));
+  return { nodes, byName: new Map(nodes.map((n) => [n.name, n])), mesh: templateMesh(plan.mesh) };
+}
+
+/** The variables for one node's templates. */
+export function templateScope(self: NodePlan, shared: SharedScope): TemplateScope {
+  return {
+    node: shared.byName.get(self.node.name)!,
+    links: self.links.map(templateLink),
+    LinkList: self.links.map((l) => l.name),
+    nodes: shared.nodes,
+    mesh: shared.mesh,
+  };
+}
+
+function templateMesh(mesh: MeshSettings): Record<string, unknown> {
+  return {
+    interface_prefix: mesh.interfacePrefix,
+    interface_group: mesh.interfaceGroup,
+    mtu: mesh.mtu,
+    fwmark: mesh.fwmark,
+    send_port_range: [...mesh.sendPortRange],
+    isolation: mesh.isolation,
+    interface_namespace: mesh.interfaceNamespace,
+    transit_namespace: mesh.transitNamespace,
+    config_dir: mesh.configDir,
+    babeld: { enabled: mesh.babeld.enabled, config_path: mesh.babeld.configPath, socket: mesh.babeld.socket },
+  };
+}
+
+function templateLink(l: Link): TemplateLink {
+  return {
+    name: l.name,
+    peer: l.peer,
+    peer_public_key: l.peerPublicKey,
+    link_local: l.linkLocal,
+    listen_port: l.listenPort,
+    endpoint_host: l.endpointHost,
+    endpoint_port: l.endpointPort,
+  };
+}

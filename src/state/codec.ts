@@ -1,0 +1,72 @@
+// The state file format (TOML): `version = 1` and one `[nodes.<name>]` table per node. Pure.
+import TOML from '@iarna/toml';
+import { InputError } from '../errors.js';
+import { isWireGuardKey, publicKeyOf } from './keys.js';
+import { tomlKey, tomlString } from './toml.js';
+import type { FleetState, NodeKeys } from './types.js';
+
+export const STATE_VERSION = 1;
+const NODE_FIELDS = ['private_key', 'public_key', 'send_port'] as const;
+
+export function formatState(state: FleetState): string {
+  const tables = Object.entries(state.nodes).map(([name, k]) =>
+    [
+      `[nodes.${tomlKey(name)}]`,
+      `private_key = ${tomlString(k.privateKey)}`,
+      `public_key = ${tomlString(k.publicKey)}`,
+      `send_port = ${k.sendPort}`,
+    ].join('\n'),
+  );
+  return [
+    '# rait-fleet state: WireGuard keys and SendPorts. SECRET - keep mode 0600, do not edit by hand.',
+    `version = ${STATE_VERSION}`,
+    ...tables,
+  ].join('\n\n') + '\n';
+}
+
+/** Parses and validates state text; errors name `file` and the field. */
+export function parseState(file: string, text: string): FleetState {
+  let doc: TOML.JsonMap;
+  try {
+    doc = TOML.parse(text);
+  } catch (err) {
+    const e = err as Error & { line?: number; col?: number };
+    const where = e.line === undefined ? { file } : { file, line: e.line + 1, column: (e.col ?? 0) + 1 };
+    throw new InputError(`damaged state file: ${e.message.split(' at row ')[0]}`, where);
+  }
+  const fail = (field: string, message: string): never => {
+    throw new InputError(`damaged state file: ${message}`, { file, field });
+  };
+  for (const key of Object.keys(doc)) if (key !== 'version' && key !== 'nodes') fail(key, 'unknown key');
+  if (doc.version !== STATE_VERSION) fail('version', `expected ${STATE_VERSION}, got ${JSON.stringify(doc.version ?? null)}`);
+  const tables = doc.nodes ?? {};
+  if (typeof tables !== 'object' || Array.isArray(tables)) fail('nodes', 'expected a table of nodes');
+  const nodes: Record<string, NodeKeys> = {};
+  const portOwner = new Map<number, string>();
+  const keyOwner = new Map<string, string>();
+  for (const [name, value] of Object.entries(tables as TOML.JsonMap)) {
+    const field = `nodes.${name}`;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'expected a table');
+    const t = value as TOML.JsonMap;
+    for (const key of Object.keys(t)) {
+      if (!(NODE_FIELDS as readonly string[]).includes(key)) fail(`${field}.${key}`, 'unknown key');
+    }
+    if (!isWireGuardKey(t.private_key)) fail(`${field}.private_key`, 'expected a WireGuard key (32 bytes, base64)');
+    if (!isWireGuardKey(t.public_key)) fail(`${field}.public_key`, 'expected a WireGuard key (32 bytes, base64)');
+    const privateKey = t.private_key as string;
+    const publicKey = t.public_key as string;
+    if (publicKeyOf(privateKey) !== publicKey) fail(`${field}.public_key`, 'does not match private_key');
+    const twin = keyOwner.get(publicKey);
+    if (twin) fail(`${field}.public_key`, `same key as node "${twin}"`);
+    keyOwner.set(publicKey, name);
+    const sendPort = t.send_port;
+    if (typeof sendPort !== 'number' || !Number.isInteger(sendPort) || sendPort < 1 || sendPort > 65535) {
+      fail(`${field}.send_port`, 'expected a port number');
+    }
+    const other = portOwner.get(sendPort as number);
+    if (other) fail(`${field}.send_port`, `${String(sendPort)} is also the SendPort of node "${other}"`);
+    portOwner.set(sendPort as number, name);
+    nodes[name] = { privateKey, publicKey, sendPort: sendPort as number };
+  }
+  return { nodes };
+}

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { InputError } from '../../src/errors.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../../src/inventory/load.js';
+import { planMesh } from '../../src/mesh/plan.js';
+import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../../src/mesh/template.js';
+import { ensureKeys } from '../../src/state/allocate.js';
+import { inventory } from '../fixtures/inventories.js';
+
+const shipped = readFileSync(DEFAULT_BABELD_TEMPLATE, 'utf8');
+
+function setup(mesh: string[] = []) {
+  const inv = inventory([
+    'a: { host: 192.0.2.1, vars: { loopback: "fd00::a/128", loopback4: "10.9.0.1/32", prefixes: ["fd00:a::/48"], site: hk } }',
+    'b: { host: 192.0.2.2 }',
+    'c: { host: 192.0.2.3 }',
+  ], mesh);
+  const { state } = ensureKeys(inv, { nodes: {} });
+  return { inv, state, plan: planMesh(inv, state, { babeld: shipped }) };
+}
+
+test('the shipped babeld template: socket, classic line, one interface per link, redistribution', () => {
+  const { plan } = setup(['babeld: { socket: /run/rf/babeld.ctl }']);
+  const conf = plan.nodes[0]!.files['babeld.conf']!;
+  const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
+  assert.deepEqual(lines, [
+    'local-path-readwrite /run/rf/babeld.ctl',
+    'default type tunnel link-quality true split-horizon false rxcost 32 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024',
+    ...plan.nodes[0]!.links.map((l) => `interface ${l.name}`),
+    'redistribute local ip fd00::a/128 allow',
+    'redistribute local ip 10.9.0.1/32 allow',
+    'redistribute local ip fd00:a::/48 allow',
+    'redistribute local deny',
+  ]);
+  const plain = plan.nodes[1]!.files['babeld.conf']!.split('\n').filter((l) => l.startsWith('redistribute'));
+  assert.deepEqual(plain, ['redistribute local deny']);
+});
+
+test('template variables: node, links, LinkList, nodes, mesh; no private keys', () => {
+  const { plan, state } = setup();
+  const text = [
+    '{{ node.name }} {{ node.send_port }} {{ node.public_key }} {{ node.address_family }} {{ node.vars.site }}',
+    '{% for l in links %}{{ l.name }},{{ l.peer }},{{ l.peer_public_key }},{{ l.link_local }};{% endfor %}',
+    '{{ LinkList | join: " " }}',
+    '{% for n in nodes %}{{ n.name }}={{ n.send_port }}/{{ n.private_key }}{{ n.privateKey }} {% endfor %}',
+    '{{ mesh.interface_prefix }} {{ mesh.mtu }} {{ mesh.babeld.socket }} {{ mesh.send_port_range[1] }}',
+  ].join('\n');
+  const a = plan.nodes[0]!;
+  const out = renderTemplate(compileTemplate(text, '/t.liquid'), templateScope(a, sharedScope(plan)));
+  const k = state.nodes;
+  assert.equal(out, [
+    `a ${k.a!.sendPort} ${k.a!.publicKey} ip4 hk`,
+    a.links.map((l) => `${l.name},${l.peer},${l.peerPublicKey},${l.linkLocal};`).join(''),
+    a.links.map((l) => l.name).join(' '),
+    ['a', 'b', 'c'].map((n) => `${n}=${k[n]!.sendPort}/ `).join(''),
+    'rait 1400 /run/babeld.ctl 50999',
+  ].join('\n'));
+  for (const keys of Object.values(k)) assert.ok(!out.includes(keys.privateKey));
+});
+
+test('template errors are InputErrors naming the template file', () => {
+  assert.throws(() => compileTemplate('{% for x in %}', '/my/t.liquid'), (e: unknown) => e instanceof InputError && e.message.startsWith('/my/t.liquid'));
+  assert.throws(() => compileTemplate('{{ node.name | nosuchfilter }}', '/my/t.liquid'), /undefined filter/);
+  const { plan } = setup();
+  const t = compileTemplate('{% include "no-such-file-here.liquid" %}', '/my/t.liquid');
+  assert.throws(() => renderTemplate(t, templateScope(plan.nodes[0]!, sharedScope(plan))), (e: unknown) =>
+    e instanceof InputError && e.message.startsWith('/my/t.liquid') && /node a/.test(e.message));
+});
+
+test('babeld disabled: no babeld.conf', () => {
+  const inv = inventory(['a: { host: 192.0.2.1 }'], ['babeld: { enabled: false }']);
+  const plan = planMesh(inv, ensureKeys(inv, { nodes: {} }).state, {});
+  assert.equal(plan.nodes[0]!.files['babeld.conf'], undefined);
+});
