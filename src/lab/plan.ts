@@ -1,0 +1,119 @@
+// Pure: lab options + routes already in use -> the full lab layout (names, subnets, addresses, paths).
+import { join } from 'node:path';
+import type { AddressFamily } from '../inventory/types.js';
+import { InputError } from '../errors.js';
+import { formatPrefix, hostCount, nthAddress, overlaps, parsePrefix, type Prefix } from './cidr.js';
+import type { Lab, LabNode } from './types.js';
+
+export const DEFAULT_NODES = 4;
+export const DEFAULT_NAME = 'lab';
+export const MAX_NODES = 200;
+/** Link names are at most 15 bytes: `rfl-` + name + `-` + up to 3 digits. */
+const NAME_RE = /^[a-z][a-z0-9]{0,6}$/;
+
+export const bridgeName = (name: string): string => `rfl-${name}`;
+export const nodeNamespace = (name: string, index: number): string => `rfl-${name}-${index}`;
+/** Matches namespaces and root-side veth ends of lab `name` (bridge excluded). */
+export const nodeLinkPattern = (name: string): RegExp => new RegExp(`^rfl-${name}-\\d+$`);
+
+export interface LabRequest {
+  name: string;
+  nodes: number;
+  addressFamily?: AddressFamily;
+  subnet?: string;
+  /** Absolute lab directory. */
+  dir: string;
+  /** Absolute inventory path. */
+  inventory: string;
+}
+
+export function validateName(name: string): string {
+  if (!NAME_RE.test(name)) {
+    throw new InputError(`lab names are 1-7 characters [a-z0-9] starting with a letter, got ${JSON.stringify(name)}`, { field: '--name' });
+  }
+  return name;
+}
+
+/** Candidate ranges for lab slot k (1..254): underlay per family plus both loopback ranges. */
+function slotRanges(k: number): { ip4: Prefix; ip6: Prefix; loopback4: Prefix; loopback6: Prefix } {
+  return {
+    ip4: parsePrefix(`10.231.${k}.0/24`),
+    ip6: parsePrefix(`fd00:7261:6974:${k.toString(16)}::/64`),
+    loopback4: parsePrefix(`10.232.${k}.0/24`),
+    loopback6: parsePrefix(`fd72:6c61:62${k.toString(16).padStart(2, '0')}::/48`),
+  };
+}
+
+/** The host index of the bridge: the last usable address, at most .254 / ::fe. */
+export function bridgeIndex(p: Prefix): number {
+  const size = hostCount(p);
+  return Number(p.family === 4 ? (size - 2n < 254n ? size - 2n : 254n) : size - 1n < 254n ? size - 1n : 254n);
+}
+
+export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
+  validateName(req.name);
+  if (!Number.isInteger(req.nodes) || req.nodes < 1 || req.nodes > MAX_NODES) {
+    throw new InputError(`must be an integer from 1 to ${MAX_NODES}, got ${req.nodes}`, { field: '--nodes' });
+  }
+  // Default routes contain everything; only specific routes make a range unusable.
+  const routes = inUse.filter((p) => p.length > 0);
+  const clash = (p: Prefix): Prefix | undefined => routes.find((r) => overlaps(r, p));
+
+  let user: Prefix | undefined;
+  if (req.subnet !== undefined) {
+    try {
+      user = parsePrefix(req.subnet);
+    } catch (err) {
+      throw new InputError((err as Error).message, { field: '--subnet' });
+    }
+    const hit = clash(user);
+    if (hit) throw new InputError(`${formatPrefix(user)} overlaps the existing route ${formatPrefix(hit)}`, { field: '--subnet' });
+  }
+  const family: AddressFamily = req.addressFamily ?? (user?.family === 6 ? 'ip6' : 'ip4');
+  if (user && (user.family === 6) !== (family === 'ip6')) {
+    throw new InputError(`${req.subnet} is not an ${family} subnet`, { field: '--subnet' });
+  }
+
+  let slot: ReturnType<typeof slotRanges> | undefined;
+  for (let k = 1; k <= 254 && !slot; k++) {
+    const r = slotRanges(k);
+    const underlay = user ?? (family === 'ip4' ? r.ip4 : r.ip6);
+    const mine = [underlay, r.loopback4, r.loopback6];
+    if (mine.every((p) => !clash(p)) && !(user && (overlaps(user, r.loopback4) || overlaps(user, r.loopback6)))) slot = r;
+  }
+  if (!slot) throw new Error('no free lab subnet left in 10.231.0.0/16 / fd00:7261:6974::/48 (every slot overlaps a route)');
+  const underlay = user ?? (family === 'ip4' ? slot.ip4 : slot.ip6);
+  const bridgeAt = bridgeIndex(underlay);
+  if (req.nodes >= bridgeAt) {
+    throw new InputError(`${formatPrefix(underlay)} has room for ${bridgeAt - 1} nodes plus the bridge, not ${req.nodes}`, { field: '--nodes' });
+  }
+
+  const nodes: LabNode[] = Array.from({ length: req.nodes }, (_, i) => {
+    const index = i + 1;
+    const name = `n${index}`;
+    return {
+      name,
+      namespace: nodeNamespace(req.name, index),
+      veth: nodeNamespace(req.name, index),
+      address: nthAddress(underlay, index),
+      loopback: `${nthAddress(slot.loopback6, index)}/128`,
+      loopback4: `${nthAddress(slot.loopback4, index)}/32`,
+      dir: join(req.dir, 'nodes', name),
+      sshdPid: null,
+    };
+  });
+  return {
+    version: 1,
+    name: req.name,
+    dir: req.dir,
+    addressFamily: family,
+    subnet: formatPrefix(underlay),
+    bridge: bridgeName(req.name),
+    bridgeAddress: `${nthAddress(underlay, bridgeAt)}/${underlay.length}`,
+    loopbackRanges: [formatPrefix(slot.loopback4), formatPrefix(slot.loopback6)],
+    keyFile: join(req.dir, 'id_ed25519'),
+    knownHosts: join(req.dir, 'known_hosts'),
+    inventory: req.inventory,
+    nodes,
+  };
+}
