@@ -1,6 +1,6 @@
 /**
  * What the remote agent (rait-agent.sh) prints: exactly one JSON document on stdout.
- * Replies come from remote machines and are untrusted: parse them with validateReport().
+ * Replies come from remote machines and are untrusted: parse them with parseReport() (validate.ts).
  */
 
 export type AgentMode = 'deploy' | 'check' | 'down' | 'status';
@@ -31,7 +31,11 @@ export interface ApplyReport {
   wireguard?: WireGuardImpl;
   files: FileChange[];
   links: LinkChanges;
-  /** What was done to babeld: started | updated | unchanged | stopped | disabled | would-update ... */
+  /**
+   * What was done to babeld: started | updated (interfaces added/flushed over its socket) | restarted
+   * (no socket client) | stopped (down left it no interface) | unchanged | not-running (down) | disabled;
+   * check mode says what it would do: would-start | would-update | would-restart | would-stop.
+   */
   babeld: string;
 }
 

@@ -1,0 +1,105 @@
+/**
+ * What the control machine sends the agent: the command line and the stdin text
+ * (contract.md "Agent payload"). Pure except loadAgentScript(), which reads the script.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { MeshSettings } from '../inventory/types.js';
+import type { NodePlan } from '../mesh/types.js';
+import type { AgentMode } from './report.js';
+
+/** The plan file: one `key value` line each; values never contain whitespace; `-` = empty. */
+export function planFile(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): string {
+  const entries: [string, string | number][] = [
+    ['version', 1],
+    ['prefix', mesh.interfacePrefix],
+    ['group', mesh.interfaceGroup],
+    ['mtu', mesh.mtu],
+    ['fwmark', mesh.fwmark],
+    ['isolation', mesh.isolation],
+    ['interface_namespace', mesh.interfaceNamespace || '-'],
+    ['transit_namespace', mesh.transitNamespace || '-'],
+    ['config_dir', mesh.configDir],
+    ['babeld', mesh.babeld.enabled ? 1 : 0],
+    ['babeld_config', mesh.babeld.configPath || '-'],
+    ['babeld_socket', mesh.babeld.socket || '-'],
+  ];
+  const lines = entries.map(([key, value]) => `${key} ${token(key, value)}`);
+  // down syncs to the empty set; status only reports what it finds.
+  if (mode === 'deploy' || mode === 'check') {
+    for (const l of plan.links) {
+      const fields = [l.name, l.listenPort, l.peerPublicKey, l.endpointHost, l.endpointPort, l.linkLocal];
+      lines.push(['link', ...fields.map((v) => token(`link ${l.name}`, v))].join(' '));
+    }
+  }
+  return lines.join('\n') + '\n';
+}
+
+function token(field: string, value: string | number): string {
+  const s = String(value);
+  if (s === '' || /\s/.test(s)) {
+    throw new Error(`plan for the agent: ${field}: value ${JSON.stringify(s)} is empty or contains whitespace`);
+  }
+  return s;
+}
+
+/** The files written by rf_payload(), by staged name. Only deploy and check carry files (and the key). */
+function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): [string, string][] {
+  const files: [string, string][] = [['plan', planFile(plan, mesh, mode)]];
+  if (mode !== 'deploy' && mode !== 'check') return files;
+  files.push(['rait.conf', plan.files['rait.conf']], ['peers.conf', plan.files['peers.conf']]);
+  const babeld = plan.files['babeld.conf'];
+  if (mesh.babeld.enabled && babeld !== undefined) files.push(['babeld.conf', babeld]);
+  files.push(['private.key', plan.keys.privateKey + '\n']);
+  return files;
+}
+
+/**
+ * The agent's stdin: `rf_payload() { ... }` writing each file with a quoted here-document, then the
+ * agent script. The delimiter is drawn again until it occurs in none of the files, so no file can
+ * end the here-document early.
+ */
+export function buildPayload(
+  plan: NodePlan,
+  mesh: MeshSettings,
+  mode: AgentMode,
+  agentScript: string,
+  randomHex: () => string = () => randomBytes(8).toString('hex'),
+): string {
+  const files = payloadFiles(plan, mesh, mode);
+  let delimiter: string;
+  do {
+    const hex = randomHex();
+    if (!/^[0-9a-f]{16}$/.test(hex)) throw new Error(`delimiter source gave ${JSON.stringify(hex)}, not 16 hex digits`);
+    delimiter = `RF_EOF_${hex}`;
+  } while (files.some(([, text]) => text.includes(delimiter)));
+  const parts = files.map(([name, text]) => hereDoc(name, text, delimiter));
+  return `rf_payload() {\n${parts.join('')}}\n${agentScript}`;
+}
+
+function hereDoc(name: string, text: string, delimiter: string): string {
+  const target = `"$1/${name}"`;
+  if (text === '') return `: >${target}\n`;
+  if (text.endsWith('\n')) return `cat >${target} <<'${delimiter}'\n${text}${delimiter}\n`;
+  // A here-document always ends in a newline; $(...) drops it again, so the file is exact.
+  return `printf '%s' "$(cat <<'${delimiter}'\n${text}\n${delimiter}\n)" >${target}\n`;
+}
+
+/** The remote command line; the mode and flags are fixed words, never user input. */
+export function agentCommand(mode: AgentMode, opts: { verbose: boolean; become: boolean }): string {
+  const words = ['sh', '-s', '--', mode];
+  if (opts.verbose) words.push('-v');
+  if (opts.become) words.unshift('sudo', '-n');
+  return words.join(' ');
+}
+
+/** The agent script text, from src/agent (beside this file in src, ../../../src/agent from dist). */
+export function loadAgentScript(): string {
+  const candidates = ['../../../src/agent/rait-agent.sh', './rait-agent.sh'].map((rel) =>
+    fileURLToPath(new URL(rel, import.meta.url)),
+  );
+  const found = candidates.find((p) => existsSync(p));
+  if (!found) throw new Error(`agent script not found (looked at ${candidates.join(', ')})`);
+  return readFileSync(found, 'utf8');
+}

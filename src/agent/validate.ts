@@ -1,0 +1,178 @@
+/**
+ * The agent's reply comes from a remote machine: check every field before anyone uses it.
+ * parseReport() returns a freshly built report holding only the known fields.
+ */
+import type {
+  AgentMode,
+  AgentReport,
+  ApplyReport,
+  BabelNeighbour,
+  FileChange,
+  LinkChanges,
+  LinkState,
+  StatusReport,
+  WireGuardImpl,
+} from './report.js';
+
+export const MAX_REPLY_BYTES = 1024 * 1024;
+const EXCERPT_CHARS = 120;
+
+/** A short, printable piece of untrusted text for an error message. */
+function excerpt(text: string): string {
+  const flat = text.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
+  return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
+}
+
+class ReplyError extends Error {
+  constructor(path: string, expected: string, got: unknown) {
+    const shown = got === undefined ? 'nothing' : excerpt(JSON.stringify(got) ?? String(got));
+    super(`agent reply: ${path}: expected ${expected}, got ${shown}`);
+  }
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, path: string): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ReplyError(path, 'an object', v);
+  return v as Obj;
+}
+function str(v: unknown, path: string): string {
+  if (typeof v !== 'string') throw new ReplyError(path, 'a string', v);
+  return v;
+}
+function bool(v: unknown, path: string): boolean {
+  if (typeof v !== 'boolean') throw new ReplyError(path, 'true or false', v);
+  return v;
+}
+function int(v: unknown, path: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new ReplyError(path, `an integer 0..${max}`, v);
+  }
+  return v;
+}
+function arr<T>(v: unknown, path: string, item: (x: unknown, path: string) => T): T[] {
+  if (!Array.isArray(v)) throw new ReplyError(path, 'an array', v);
+  return v.map((x, i) => item(x, `${path}[${i}]`));
+}
+function optional<T>(v: unknown, path: string, check: (x: unknown, path: string) => T): T | undefined {
+  return v === undefined ? undefined : check(v, path);
+}
+function oneOf<T extends string>(values: readonly T[]) {
+  return (v: unknown, path: string): T => {
+    if (typeof v !== 'string' || !(values as readonly string[]).includes(v)) {
+      throw new ReplyError(path, values.join(' | '), v);
+    }
+    return v as T;
+  };
+}
+
+const wireguardImpl = oneOf<WireGuardImpl>(['kernel', 'wireguard-go']);
+
+/** Fields shared by both report kinds; `error` is required when ok is false. */
+function head(o: Obj, mode: AgentMode) {
+  if (o.agent !== 1) throw new ReplyError('agent', 'protocol version 1', o.agent);
+  oneOf([mode])(o.mode, 'mode');
+  const ok = bool(o.ok, 'ok');
+  const error = ok ? optional(o.error, 'error', str) : str(o.error, 'error');
+  const wireguard = optional(o.wireguard, 'wireguard', wireguardImpl);
+  return {
+    agent: 1 as const,
+    ok,
+    ...(error !== undefined && { error }),
+    ...(wireguard !== undefined && { wireguard }),
+  };
+}
+
+function fileChange(v: unknown, path: string): FileChange {
+  const o = obj(v, path);
+  const diff = optional(o.diff, `${path}.diff`, str);
+  return { name: str(o.name, `${path}.name`), changed: bool(o.changed, `${path}.changed`), ...(diff !== undefined && { diff }) };
+}
+
+function linkChanges(v: unknown, path: string): LinkChanges {
+  const o = obj(v, path);
+  const names = (key: keyof LinkChanges) => arr(o[key], `${path}.${key}`, str);
+  return { added: names('added'), updated: names('updated'), removed: names('removed'), kept: names('kept') };
+}
+
+function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
+  return {
+    ...head(o, mode),
+    mode,
+    files: arr(o.files, 'files', fileChange),
+    links: linkChanges(o.links, 'links'),
+    babeld: str(o.babeld, 'babeld'),
+  };
+}
+
+function linkState(v: unknown, path: string): LinkState {
+  const o = obj(v, path);
+  return {
+    name: str(o.name, `${path}.name`),
+    publicKey: str(o.publicKey, `${path}.publicKey`),
+    listenPort: int(o.listenPort, `${path}.listenPort`, 65535),
+    endpoint: str(o.endpoint, `${path}.endpoint`),
+    handshakeAge: o.handshakeAge === null ? null : int(o.handshakeAge, `${path}.handshakeAge`),
+    rxBytes: int(o.rxBytes, `${path}.rxBytes`),
+    txBytes: int(o.txBytes, `${path}.txBytes`),
+    mtu: int(o.mtu, `${path}.mtu`, 65535),
+    up: bool(o.up, `${path}.up`),
+  };
+}
+
+function neighbour(v: unknown, path: string): BabelNeighbour {
+  const o = obj(v, path);
+  const rtt = o.rtt;
+  if (rtt !== null && (typeof rtt !== 'number' || !Number.isFinite(rtt) || rtt < 0)) {
+    throw new ReplyError(`${path}.rtt`, 'a number of milliseconds or null', rtt);
+  }
+  return {
+    interface: str(o.interface, `${path}.interface`),
+    address: str(o.address, `${path}.address`),
+    rxcost: int(o.rxcost, `${path}.rxcost`),
+    txcost: int(o.txcost, `${path}.txcost`),
+    rtt,
+    reach: str(o.reach, `${path}.reach`),
+  };
+}
+
+function statusReport(o: Obj): StatusReport {
+  const common = head(o, 'status');
+  const versions = obj(o.versions, 'versions');
+  const hashes = obj(o.configHashes, 'configHashes');
+  const babel = obj(o.babel, 'babel');
+  return {
+    ...common,
+    mode: 'status',
+    versions: {
+      wg: str(versions.wg, 'versions.wg'),
+      babeld: str(versions.babeld, 'versions.babeld'),
+      kernel: str(versions.kernel, 'versions.kernel'),
+    },
+    configHashes: Object.fromEntries(
+      Object.entries(hashes).map(([name, h]) => [name, str(h, `configHashes.${name}`)]),
+    ),
+    links: arr(o.links, 'links', linkState),
+    babel: {
+      running: bool(babel.running, 'babel.running'),
+      neighbours: arr(babel.neighbours, 'babel.neighbours', neighbour),
+      routes: int(babel.routes, 'babel.routes'),
+    },
+  };
+}
+
+/** Parse and check the agent's stdout for the mode it was run in. Throws Error with a short excerpt. */
+export function parseReport(stdout: string, mode: AgentMode): AgentReport {
+  if (Buffer.byteLength(stdout, 'utf8') > MAX_REPLY_BYTES) {
+    throw new Error(`agent reply: larger than ${MAX_REPLY_BYTES} bytes: ${excerpt(stdout)}`);
+  }
+  if (stdout.trim() === '') throw new Error('agent reply: the agent printed nothing');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch {
+    throw new Error(`agent reply: not one JSON document: ${excerpt(stdout)}`);
+  }
+  const o = obj(parsed, '(document)');
+  return mode === 'status' ? statusReport(o) : applyReport(o, mode);
+}

@@ -1,0 +1,104 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { agentCommand, buildPayload, loadAgentScript, planFile } from '../../src/agent/payload.js';
+import { PEER_KEYS, PRIVATE_KEY, sampleMesh, samplePlan } from './agent-fixture.js';
+
+/** Run the payload's prelude with sh and return the files rf_payload() wrote. */
+function unpack(payload: string): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'rf-payload-'));
+  try {
+    const r = spawnSync('/bin/sh', ['-s'], { input: payload, env: { DIR: dir, PATH: process.env.PATH } });
+    assert.equal(r.status, 0, r.stderr.toString());
+    return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const callPrelude = 'rf_payload "$DIR"\n';
+
+test('planFile: header, one link line per planned link, "-" for empty values', () => {
+  const text = planFile(samplePlan(), sampleMesh(), 'deploy');
+  assert.equal(
+    text,
+    [
+      'version 1', 'prefix rait', 'group 54', 'mtu 1400', 'fwmark 54', 'isolation none',
+      'interface_namespace -', 'transit_namespace -', 'config_dir /etc/rait', 'babeld 1',
+      'babeld_config /etc/rait/babeld.conf', 'babeld_socket /run/babeld.ctl',
+      `link rait50002 50002 ${PEER_KEYS[0]} 10.0.0.2 50001 fe80::1:2/64`,
+      `link rait50003 50003 ${PEER_KEYS[1]} 10.0.0.3 50001 fe80::1:3/64`,
+    ].join('\n') + '\n',
+  );
+});
+
+test('planFile: down and status carry no link lines; netns names are passed', () => {
+  const mesh = sampleMesh({ isolation: 'netns', interfaceNamespace: 'ovl', babeld: { ...sampleMesh().babeld, enabled: false } });
+  for (const mode of ['down', 'status'] as const) {
+    const text = planFile(samplePlan(), mesh, mode);
+    assert.doesNotMatch(text, /^link /m);
+    assert.match(text, /^isolation netns\ninterface_namespace ovl\ntransit_namespace -\n/m);
+    assert.match(text, /^babeld 0$/m);
+  }
+});
+
+test('planFile: a value with whitespace is refused', () => {
+  const plan = samplePlan();
+  plan.links[0]!.endpointHost = 'evil host';
+  assert.throws(() => planFile(plan, sampleMesh(), 'deploy'), /link rait50002: value "evil host"/);
+});
+
+test('buildPayload: sh recreates every file byte for byte, tricky content included', () => {
+  const tricky = "it's $(not run) `nor this` \\ \"q\"\nRF_EOF_0123456789abcdef\n\ttab\n";
+  const noFinalNewline = 'interface rait50002\ninterface rait50003';
+  const plan = samplePlan({ 'peers.conf': tricky, 'babeld.conf': noFinalNewline });
+  const files = unpack(buildPayload(plan, sampleMesh(), 'deploy', callPrelude));
+  assert.deepEqual(files, {
+    plan: planFile(plan, sampleMesh(), 'deploy'),
+    'rait.conf': plan.files['rait.conf'],
+    'peers.conf': tricky,
+    'babeld.conf': noFinalNewline,
+    'private.key': PRIVATE_KEY + '\n',
+  });
+});
+
+test('buildPayload: a delimiter found in a file is drawn again', () => {
+  const clash = '0123456789abcdef';
+  const plan = samplePlan({ 'rait.conf': `x\nRF_EOF_${clash}\n` });
+  const draws = [clash, 'fedcba9876543210'];
+  const payload = buildPayload(plan, sampleMesh(), 'deploy', callPrelude, () => draws.shift()!);
+  assert.equal(draws.length, 0, 'both values drawn');
+  assert.match(payload, /<<'RF_EOF_fedcba9876543210'/);
+  assert.doesNotMatch(payload, new RegExp(`<<'RF_EOF_${clash}'`));
+  assert.equal(unpack(payload)['rait.conf'], `x\nRF_EOF_${clash}\n`);
+});
+
+test('buildPayload: babeld.conf only when enabled', () => {
+  const mesh = sampleMesh({ babeld: { ...sampleMesh().babeld, enabled: false } });
+  assert.deepEqual(Object.keys(unpack(buildPayload(samplePlan(), mesh, 'check', callPrelude))).sort(), [
+    'peers.conf', 'plan', 'private.key', 'rait.conf',
+  ]);
+});
+
+test('buildPayload: status and down send only the plan, never the private key', () => {
+  for (const mode of ['status', 'down'] as const) {
+    const payload = buildPayload(samplePlan(), sampleMesh(), mode, callPrelude);
+    assert.ok(!payload.includes(PRIVATE_KEY), `${mode} payload holds the private key`);
+    assert.deepEqual(Object.keys(unpack(payload)), ['plan']);
+  }
+});
+
+test('buildPayload: the agent script follows the prelude verbatim', () => {
+  const script = loadAgentScript();
+  const payload = buildPayload(samplePlan(), sampleMesh(), 'status', script);
+  assert.ok(payload.startsWith('rf_payload() {\n'));
+  assert.ok(payload.endsWith(`}\n${script}`));
+  assert.match(script, /^#!\/bin\/sh\n/);
+});
+
+test('agentCommand: mode, verbose flag and sudo', () => {
+  assert.equal(agentCommand('deploy', { verbose: false, become: false }), 'sh -s -- deploy');
+  assert.equal(agentCommand('check', { verbose: true, become: true }), 'sudo -n sh -s -- check -v');
+});
