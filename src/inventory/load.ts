@@ -17,7 +17,7 @@ const MESH_KEYS = [
   'interface_prefix', 'interface_group', 'mtu', 'fwmark', 'send_port_range', 'isolation',
   'interface_namespace', 'transit_namespace', 'config_dir', 'babeld',
 ] as const;
-const BABELD_KEYS = ['enabled', 'template', 'config_path', 'socket'] as const;
+const BABELD_KEYS = ['enabled', 'template', 'config_path', 'socket', 'hello_interval'] as const;
 const SSH_KEYS = [
   'user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump',
 ] as const;
@@ -117,6 +117,8 @@ function readBabeld(r: YamlReader, at: Field, configDir: string, base: string): 
     template: entryOr(b, 'template', (f) => localPath(r.string(f), base), DEFAULT_BABELD_TEMPLATE),
     configPath: entryOr(b, 'config_path', (f) => remotePath(r, f), `${configDir.replace(/\/$/, '')}/babeld.conf`),
     socket: entryOr(b, 'socket', (f) => remotePath(r, f), '/run/babeld.ctl'),
+    // RAIT's 20 s suits the Internet; a lab wants neighbours lost (and routed around) in seconds.
+    helloInterval: entryOr(b, 'hello_interval', (f) => r.integer(f, 1, 600), 20),
   };
 }
 

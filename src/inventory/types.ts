@@ -12,6 +12,8 @@ export interface BabeldSettings {
   configPath: string;
   /** babeld's local control socket on the node. */
   socket: string;
+  /** Seconds between babel hellos on the links; a neighbour is lost after a few missed ones. */
+  helloInterval: number;
 }
 
 export interface MeshSettings {

@@ -17,7 +17,8 @@ export function downCommand(lab: Pick<Lab, 'name' | 'dir'>, defaultDir: string):
 export function renderInventory(lab: Lab, templatePath: string, removeWith: string): string {
   const doc = {
     mesh: {
-      babeld: { enabled: true, template: relative(dirname(lab.inventory), templatePath) },
+      // Short hellos: a cut tunnel is routed around in seconds, not the minute RAIT's 20 s take.
+      babeld: { enabled: true, template: relative(dirname(lab.inventory), templatePath), hello_interval: 4 },
     },
     ssh: {
       user: 'root',

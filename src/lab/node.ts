@@ -42,7 +42,7 @@ export function sshdConfig(node: LabNode): string {
 
 /**
  * Runs inside the node's netns, in a fresh private mount namespace: configures the node's links, gives it a
- * private /run, /tmp and /root (bind mounts of its dirs) and copy-on-write /etc and /var/lib (overlays, so
+ * private /run, /tmp, /root and /var/log (bind mounts of its dirs; babeld logs to /var/log) and copy-on-write /etc and /var/lib (overlays, so
  * /etc/rait and babeld's /var/lib/babel-state are the node's own), then becomes sshd (exec keeps the PID).
  */
 const NODE_SCRIPT = `set -e
@@ -60,6 +60,7 @@ mount --bind "$dir" ${NODE_FILES}
 mount --bind ${NODE_FILES}/run /run
 mount --bind ${NODE_FILES}/root-home /root
 mount --bind ${NODE_FILES}/tmp /tmp
+mount --bind ${NODE_FILES}/var-log /var/log
 mount -t overlay rfl-etc -o lowerdir=/etc,upperdir=${NODE_FILES}/etc/upper,workdir=${NODE_FILES}/etc/work /etc
 mount -t overlay rfl-var-lib -o lowerdir=/var/lib,upperdir=${NODE_FILES}/var-lib/upper,workdir=${NODE_FILES}/var-lib/work /var/lib
 exec "$sshd" -D -e -f ${NODE_FILES}/sshd_config
@@ -67,7 +68,7 @@ exec "$sshd" -D -e -f ${NODE_FILES}/sshd_config
 
 /** Creates the node's private directories and files (its host key is made by the caller). */
 export function writeNodeFiles(node: LabNode, authorizedKey: string): void {
-  for (const sub of ['run/sshd', 'etc/upper', 'etc/work', 'var-lib/upper', 'var-lib/work', 'root-home/.ssh', 'tmp']) {
+  for (const sub of ['run/sshd', 'etc/upper', 'etc/work', 'var-lib/upper', 'var-lib/work', 'root-home/.ssh', 'tmp', 'var-log']) {
     mkdirSync(join(node.dir, sub), { recursive: true, mode: 0o700 });
   }
   chmodSync(join(node.dir, 'run'), 0o755);

@@ -12,7 +12,7 @@ import { labSsh } from './lab-ssh.js';
 
 const uniqueName = (): string => `e${randomBytes(3).toString('hex')}`;
 /** Host directories a node must never write to (its own are private mounts or overlays). */
-const HOST_DIRS = ['/etc', '/var/lib', '/root', '/run'];
+const HOST_DIRS = ['/etc', '/var/lib', '/var/log', '/root', '/run'];
 const listing = (): Map<string, string[]> => new Map(HOST_DIRS.map((d) => [d, readdirSync(d).sort()]));
 
 describe('rait-fleet lab', () => {

@@ -33,7 +33,7 @@ test('defaults fill every field', () => {
   assert.deepEqual(inv.mesh, {
     interfacePrefix: 'rait', interfaceGroup: 54, mtu: 1400, fwmark: 54, sendPortRange: [50000, 50999],
     isolation: 'none', interfaceNamespace: '', transitNamespace: '', configDir: '/etc/rait',
-    babeld: { enabled: true, template: DEFAULT_BABELD_TEMPLATE, configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl' },
+    babeld: { enabled: true, template: DEFAULT_BABELD_TEMPLATE, configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl', helloInterval: 20 },
   });
   assert.equal(inv.statePath, '/fleet/inv.state.toml');
   assert.deepEqual(inv.ssh, {
@@ -124,6 +124,7 @@ test('validation errors name file:line:column and the field', async (t) => {
     ['interface prefix charset', 'mesh:\n  interface_prefix: "r$"\n' + ONE_NODE, 2, 'mesh.interface_prefix', /invalid interface prefix/],
     ['mtu low', 'mesh:\n  mtu: 1279\n' + ONE_NODE, 2, 'mesh.mtu', /outside 1280\.\.65535/],
     ['mtu high', 'mesh:\n  mtu: 65536\n' + ONE_NODE, 2, 'mesh.mtu', /outside 1280\.\.65535/],
+    ['babel hello interval zero', 'mesh:\n  babeld:\n    hello_interval: 0\n' + ONE_NODE, 3, 'mesh.babeld.hello_interval', /outside 1\.\.600/],
     ['empty nodes', 'mesh:\n  mtu: 1400\nnodes: {}\n', 3, 'nodes', /no nodes/],
     ['no nodes key', 'mesh:\n  mtu: 1400\n', 1, 'nodes', /no nodes/],
     ['isolation', 'mesh:\n  isolation: netn\n' + ONE_NODE, 2, 'mesh.isolation', /did you mean "netns"/],

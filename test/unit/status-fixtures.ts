@@ -1,0 +1,123 @@
+// Hand-made plans and agent status replies for the status tests: a literal full mesh per address
+// family, built the RAIT way (ListenPort = peer's SendPort, endpoint port = own SendPort).
+import { createHash } from 'node:crypto';
+import type { AddressFamily, MeshSettings, Node, SshSettings } from '../../src/inventory/types.js';
+import type { Link, NodePlan, Plan } from '../../src/mesh/types.js';
+import type { StatusReport } from '../../src/agent/report.js';
+import type { NodeProbe } from '../../src/status/types.js';
+
+const ssh: SshSettings = {
+  user: 'root',
+  port: 22,
+  identityFile: '/root/.ssh/id_ed25519',
+  knownHosts: '/root/.ssh/known_hosts',
+  hostKeyChecking: 'strict',
+  become: false,
+  connectTimeout: 10,
+};
+
+function mesh(babeld: boolean): MeshSettings {
+  return {
+    interfacePrefix: 'rait',
+    interfaceGroup: 54,
+    mtu: 1400,
+    fwmark: 54,
+    sendPortRange: [50000, 50999],
+    isolation: 'none',
+    interfaceNamespace: '',
+    transitNamespace: '',
+    configDir: '/etc/rait',
+    babeld: { enabled: babeld, template: '/tmp/babeld.conf.liquid', configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl', helloInterval: 20 },
+  };
+}
+
+const key = (byte: number): string => Buffer.alloc(32, byte).toString('base64');
+export const privateKeyOf = (i: number): string => key(0x80 + i);
+const publicKeyOf = (i: number): string => key(0x10 + i);
+
+/** Nodes named by `names`, `n<i>` get SendPort 50000+i; `families[i]` defaults to ip4. */
+export function makePlan(names: string[], o: { families?: AddressFamily[]; babeld?: boolean } = {}): Plan {
+  const babeld = o.babeld ?? true;
+  const nodes: Node[] = names.map((name, i) => ({
+    name,
+    host: `${name}.example.org`,
+    endpoint: `${name}.example.org`,
+    addressFamily: o.families?.[i] ?? 'ip4',
+    groups: [],
+    vars: {},
+    ssh,
+  }));
+  const sendPort = (i: number): number => 50001 + i;
+  const plans: NodePlan[] = nodes.map((node, i) => {
+    const links: Link[] = nodes.flatMap((peer, j) =>
+      j === i || peer.addressFamily !== node.addressFamily
+        ? []
+        : [{
+            name: `rait${sendPort(j)}`,
+            peer: peer.name,
+            peerPublicKey: publicKeyOf(j),
+            listenPort: sendPort(j),
+            endpointHost: peer.endpoint,
+            endpointPort: sendPort(i),
+            linkLocal: `fe80::${i + 1}:${j + 1}/64`,
+          }],
+    );
+    const files = {
+      'rait.conf': `PrivateKey = "${privateKeyOf(i)}"\nSendPort = ${sendPort(i)}\n`,
+      'peers.conf': links.map((l) => `[[Peers]]\nPublicKey = "${l.peerPublicKey}"\n`).join(''),
+      ...(babeld ? { 'babeld.conf': links.map((l) => `interface ${l.name}\n`).join('') } : {}),
+    };
+    return { node, keys: { privateKey: privateKeyOf(i), publicKey: publicKeyOf(i), sendPort: sendPort(i) }, links, files };
+  });
+  return { mesh: mesh(babeld), nodes: plans };
+}
+
+const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
+
+/** What a healthy node that runs exactly its plan answers: fresh handshakes, a neighbour per link. */
+export function healthyReport(plan: Plan, name: string): StatusReport {
+  const np = plan.nodes.find((n) => n.node.name === name)!;
+  return {
+    agent: 1,
+    mode: 'status',
+    ok: true,
+    wireguard: 'wireguard-go',
+    versions: { wg: 'v1.0.20210914', babeld: '1.12.1', kernel: '6.1.0' },
+    configHashes: Object.fromEntries(Object.entries(np.files).map(([file, text]) => [file, sha256(text)])),
+    links: np.links.map((l) => ({
+      name: l.name,
+      publicKey: l.peerPublicKey,
+      listenPort: l.listenPort,
+      endpoint: `192.0.2.${l.endpointPort % 250}:${l.endpointPort}`,
+      handshakeAge: 12,
+      rxBytes: 1000,
+      txBytes: 2000,
+      mtu: 1400,
+      up: true,
+    })),
+    babel: {
+      running: plan.mesh.babeld.enabled,
+      neighbours: plan.mesh.babeld.enabled
+        ? np.links.map((l) => ({ interface: l.name, address: l.linkLocal.replace(/\/64$/, ''), rxcost: 96, txcost: 96, rtt: 1.5, reach: 'ffff' }))
+        : [],
+      routes: np.links.length,
+    },
+  };
+}
+
+/** Every node healthy, then `edit` changes what some of them say and `instead` replaces some replies. */
+export function probesFor(
+  plan: Plan,
+  edit: (name: string, r: StatusReport) => void = () => {},
+  instead: Record<string, NodeProbe> = {},
+): Map<string, NodeProbe> {
+  return new Map(
+    plan.nodes.map((np) => {
+      const report = healthyReport(plan, np.node.name);
+      edit(np.node.name, report);
+      return [np.node.name, instead[np.node.name] ?? { kind: 'report', report }];
+    }),
+  );
+}
+
+export const names = (plan: Plan): string[] => plan.nodes.map((np) => np.node.name);
