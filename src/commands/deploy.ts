@@ -1,0 +1,18 @@
+import type { Command } from 'commander';
+import { runApplyCommand, type ApplyFlags } from '../run/apply.js';
+import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
+
+export default function register(program: Command): void {
+  program
+    .command('deploy')
+    .description('push the plan to every node and sync its WireGuard links and babeld')
+    .argument('[inventory]', inventoryArgHelp)
+    .addOption(limitOption())
+    .addOption(forksOption())
+    .option('--check', 'change nothing: show the links and files each node would change')
+    .addOption(jsonOption())
+    .addOption(verboseOption())
+    .action((inventoryArg: string | undefined, flags: ApplyFlags & { check?: boolean }) =>
+      runApplyCommand(inventoryArg, flags.check ? 'check' : 'deploy', flags),
+    );
+}

@@ -1,0 +1,15 @@
+import type { Command } from 'commander';
+import { runApplyCommand, type ApplyFlags } from '../run/apply.js';
+import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
+
+export default function register(program: Command): void {
+  program
+    .command('down')
+    .description('remove every managed WireGuard link (and its babeld interface) from the nodes')
+    .argument('[inventory]', inventoryArgHelp)
+    .addOption(limitOption())
+    .addOption(forksOption())
+    .addOption(jsonOption())
+    .addOption(verboseOption())
+    .action((inventoryArg: string | undefined, flags: ApplyFlags) => runApplyCommand(inventoryArg, 'down', flags));
+}

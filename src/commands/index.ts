@@ -1,0 +1,12 @@
+// Every command registers itself on the program; cli.ts only wires them.
+import type { Command } from 'commander';
+import keygen from './keygen.js';
+import render from './render.js';
+import deploy from './deploy.js';
+import status from './status.js';
+import down from './down.js';
+import lab from './lab.js';
+
+export type Register = (program: Command) => void;
+
+export const commands: Register[] = [keygen, render, deploy, status, down, lab];

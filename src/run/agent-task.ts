@@ -1,0 +1,95 @@
+// One node's part of a command: connect, send the agent and its plan, read its report.
+// Shared by deploy, down and status so every command talks to nodes the same way.
+import type { MeshSettings } from '../inventory/types.js';
+import type { NodePlan } from '../mesh/types.js';
+import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
+import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
+import { parseReport } from '../agent/validate.js';
+import { closeAll, connect, isSudoPasswordError } from '../ssh/index.js';
+import type { Node } from '../inventory/types.js';
+import type { Plan } from '../mesh/types.js';
+import { runFleet, type NodeResult, type OutputMode } from './fleet.js';
+
+export interface AgentRunOptions {
+  verbose: boolean;
+  setStep: (step: string) => void;
+  /** Receives the agent's stderr (its `[#] command` trace in verbose mode). */
+  onLog?: (text: string) => void;
+  /** Bounds the agent's own run once connected. */
+  timeoutMs?: number;
+}
+
+export interface AgentRun<R> {
+  report: R;
+  log: string;
+}
+
+const STEP: Record<AgentMode, string> = {
+  deploy: 'applying plan',
+  check: 'comparing with plan',
+  down: 'removing links',
+  status: 'reading status',
+};
+
+let agentScript: string | undefined;
+
+export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: 'status', o: AgentRunOptions): Promise<AgentRun<StatusReport>>;
+export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: 'deploy' | 'check' | 'down', o: AgentRunOptions): Promise<AgentRun<ApplyReport>>;
+export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode, o: AgentRunOptions): Promise<AgentRun<ApplyReport | StatusReport>> {
+  agentScript ??= loadAgentScript();
+  o.setStep('connecting');
+  const conn = await connect(np.node);
+  try {
+    o.setStep(STEP[mode]);
+    const res = await conn.exec(
+      agentCommand(mode, { verbose: o.verbose, become: np.node.ssh.become }),
+      buildPayload(np, mesh, mode, agentScript),
+      { timeoutMs: o.timeoutMs ?? 300_000 },
+    );
+    if (res.stderr && o.onLog) o.onLog(res.stderr);
+    if (np.node.ssh.become && isSudoPasswordError(res.stderr)) {
+      throw new Error(`sudo on ${np.node.host} wants a password; allow passwordless sudo for ${np.node.ssh.user} or set become: false`);
+    }
+    if (res.code !== 0) {
+      throw new Error(`agent exited with code ${res.code}: ${excerpt(res.stderr || res.stdout)}`);
+    }
+    return { report: parseReport(res.stdout, mode), log: res.stderr };
+  } finally {
+    conn.close();
+  }
+}
+
+function excerpt(text: string): string {
+  const lines = text.trim().split('\n');
+  const last = lines.slice(-3).join(' | ');
+  return last.length > 300 ? `${last.slice(0, 300)}…` : last || '(no output)';
+}
+
+export interface FleetAgentOptions {
+  forks: number;
+  output: OutputMode;
+  verbose: boolean;
+  /** Where the agent's `[#] command` trace goes in verbose mode. */
+  log: (line: string) => void;
+  timeoutMs?: number;
+}
+
+/** Runs the agent in `mode` on every selected node in parallel; plans come from the whole mesh. */
+export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: 'status', o: FleetAgentOptions): Promise<Map<string, NodeResult<StatusReport>>>;
+export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: 'deploy' | 'check' | 'down', o: FleetAgentOptions): Promise<Map<string, NodeResult<ApplyReport>>>;
+export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentMode, o: FleetAgentOptions): Promise<Map<string, NodeResult<ApplyReport | StatusReport>>> {
+  const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
+  const title = mode === 'check' ? 'deploy --check' : mode;
+  try {
+    return await runFleet(selected, { forks: o.forks, output: o.output, title }, async (node, setStep) => {
+      const np = byName.get(node.name);
+      if (!np) throw new Error(`no plan for ${node.name}`);
+      const onLog = o.verbose ? (text: string) => text.split('\n').filter(Boolean).forEach((l) => o.log(`[${node.name}] ${l}`)) : undefined;
+      // The overloads of runAgent narrow the report type; here the caller's overload does.
+      const run = await runAgent(np, plan.mesh, mode as 'deploy', { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs });
+      return run.report;
+    });
+  } finally {
+    closeAll();
+  }
+}

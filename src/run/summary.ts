@@ -1,0 +1,41 @@
+// Human-readable end-of-run output for deploy, deploy --check and down. Pure.
+import type { NodeOutcome } from './outcome.js';
+import { formatTable } from './table.js';
+
+export function formatSummary(outcomes: NodeOutcome[]): string {
+  const rows = outcomes.map((o) => [
+    o.node,
+    o.result,
+    count(o.links?.added),
+    count(o.links?.updated),
+    count(o.links?.removed),
+    count(o.links?.kept),
+    `${(o.ms / 1000).toFixed(1)} s`,
+  ]);
+  const table = formatTable(['node', 'result', 'added', 'updated', 'removed', 'kept', 'time'], rows);
+  const failures = outcomes.filter((o) => o.error).map((o) => `${o.node}: ${o.result}: ${o.error}`);
+  return [table, ...failures].join('\n');
+}
+
+/** What --check found: per node, the link and file changes a deploy would make. */
+export function formatCheck(outcomes: NodeOutcome[]): string {
+  const out: string[] = [];
+  for (const o of outcomes) {
+    if (o.error) {
+      out.push(`${o.node}: ${o.result}: ${o.error}`);
+      continue;
+    }
+    const changes = [
+      ...(o.links?.added ?? []).map((l) => `  + link ${l}`),
+      ...(o.links?.updated ?? []).map((l) => `  ~ link ${l}`),
+      ...(o.links?.removed ?? []).map((l) => `  - link ${l}`),
+    ];
+    for (const f of o.files ?? []) if (f.changed) changes.push(`  ~ file ${f.name}`, ...(f.diff ? indent(f.diff) : []));
+    if (o.babeld && !['unchanged', 'disabled'].includes(o.babeld)) changes.push(`  ~ babeld: ${o.babeld}`);
+    out.push(changes.length ? `${o.node}: would change\n${changes.join('\n')}` : `${o.node}: up to date`);
+  }
+  return out.join('\n');
+}
+
+const count = (xs: string[] | undefined): string => (xs ? String(xs.length) : '-');
+const indent = (text: string): string[] => text.replace(/\n$/, '').split('\n').map((l) => `      ${l}`);

@@ -1,0 +1,134 @@
+// Compare what the nodes report with the plan: per-node rows, the directed link matrix, problems. Pure.
+import type { StatusReport } from '../agent/report.js';
+import type { Link, NodePlan, Plan } from '../mesh/types.js';
+import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
+import { describeFault, type Fault } from './faults.js';
+import { describeProblems, type FaultyLink } from './problems.js';
+import { driftedFiles } from './drift.js';
+
+/**
+ * A handshake older than this means the tunnel is not carrying traffic: WireGuard re-handshakes
+ * every 2 minutes while packets flow, and babel hellos keep packets flowing.
+ */
+export const HANDSHAKE_FRESH_SECONDS = 180;
+
+interface Cell {
+  health: LinkHealth;
+  fault?: Fault;
+  link?: Link;
+}
+
+/**
+ * `selected`: the nodes that were asked (rows); every plan node is a column. `probes` must hold a
+ * result for each selected node. Only names, counts and public facts leave here: never a NodePlan.
+ */
+export function analyzeMesh(plan: Plan, selected: readonly string[], probes: ReadonlyMap<string, NodeProbe>): MeshHealth {
+  const wanted = new Set(selected);
+  for (const name of wanted) if (!plan.nodes.some((np) => np.node.name === name)) throw new Error(`status: ${name} is not in the plan`);
+  const rows = plan.nodes.filter((np) => wanted.has(np.node.name));
+  const peers = plan.nodes.map((np) => np.node.name);
+  const babeld = plan.mesh.babeld.enabled;
+
+  const reports = new Map<string, StatusReport>();
+  for (const np of rows) {
+    const probe = probes.get(np.node.name);
+    if (!probe) throw new Error(`status: no result for ${np.node.name}`);
+    if (probe.kind === 'report' && probe.report.ok) reports.set(np.node.name, probe.report);
+  }
+
+  const cells = rows.flatMap((np) => peers.map((peer) => cellOf(np, peer, reports.get(np.node.name), babeld)));
+  markOneSided(cells);
+
+  const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cells));
+  const links = cells.map((c) => c.health);
+  const healthy =
+    nodes.every((n) => n.error === undefined && !n.drift) &&
+    links.every((l) => l.status === 'up' || l.status === 'not-expected');
+
+  const faults: FaultyLink[] = cells.flatMap((c) =>
+    c.fault && c.link ? [{ from: c.health.from, to: c.health.to, link: c.link, fault: c.fault, oneSided: c.health.oneSided }] : [],
+  );
+  const problems = describeProblems({
+    nodes,
+    faults,
+    silent: new Set(peers.filter((p) => wanted.has(p) && !reports.has(p))),
+    babeldStopped: new Set([...reports].filter(([, r]) => babeld && !r.babel.running).map(([name]) => name)),
+    bare: new Set(nodes.filter((n) => n.linksExpected > 0 && allMissing(n.node, cells)).map((n) => n.node)),
+  });
+
+  return { healthy, exitCode: healthy ? 0 : 1, handshakeFreshSeconds: HANDSHAKE_FRESH_SECONDS, babeld, nodes, peers, links, problems };
+}
+
+function cellOf(np: NodePlan, peer: string, report: StatusReport | undefined, babeld: boolean): Cell {
+  const from = np.node.name;
+  const link = np.links.find((l) => l.peer === peer);
+  if (!link) return { health: { from, to: peer, status: 'not-expected', oneSided: false } };
+  const base = { from, to: peer, oneSided: false, interface: link.name };
+  if (!report) return { health: { ...base, status: 'unknown' }, link };
+
+  const state = report.links.find((l) => l.name === link.name);
+  if (!state) {
+    const fault: Fault = { kind: 'missing' };
+    return { health: { ...base, status: 'missing', reason: describeFault(fault) }, fault, link };
+  }
+  const fault = linkFault(link, state, report, babeld);
+  const status: LinkStatus = fault ? 'stale' : 'up';
+  const health: LinkHealth = { ...base, status, handshakeAge: state.handshakeAge };
+  if (fault) health.reason = describeFault(fault);
+  return { health, fault, link };
+}
+
+/** The first thing that keeps an existing interface from carrying the mesh, most fundamental first. */
+function linkFault(link: Link, state: StatusReport['links'][number], report: StatusReport, babeld: boolean): Fault | undefined {
+  if (state.publicKey !== link.peerPublicKey) return { kind: 'wrong-peer-key', actual: state.publicKey, planned: link.peerPublicKey };
+  if (state.listenPort !== link.listenPort) return { kind: 'wrong-listen-port', actual: state.listenPort, planned: link.listenPort };
+  if (!state.up) return { kind: 'down' };
+  if (state.handshakeAge === null || state.handshakeAge > HANDSHAKE_FRESH_SECONDS) return { kind: 'no-handshake', age: state.handshakeAge };
+  if (babeld && !report.babel.neighbours.some((n) => n.interface === link.name)) {
+    return { kind: 'no-neighbour', babeldRunning: report.babel.running };
+  }
+  return undefined;
+}
+
+/** Up at one end and broken at the other: both directions carry the mark. */
+function markOneSided(cells: Cell[]): void {
+  const byPair = new Map(cells.map((c) => [`${c.health.from}\0${c.health.to}`, c.health]));
+  const broken = (s: LinkStatus): boolean => s === 'stale' || s === 'missing';
+  for (const c of cells) {
+    const there = byPair.get(`${c.health.to}\0${c.health.from}`);
+    if (!there) continue;
+    const here = c.health.status;
+    c.health.oneSided = (here === 'up' && broken(there.status)) || (broken(here) && there.status === 'up');
+  }
+}
+
+function allMissing(node: string, cells: Cell[]): boolean {
+  return cells.every((c) => c.health.from !== node || c.health.status === 'missing' || c.health.status === 'not-expected');
+}
+
+function nodeHealth(np: NodePlan, probe: NodeProbe, cells: Cell[]): NodeHealth {
+  const node = np.node.name;
+  const linksExpected = np.links.length;
+  const unreported = (reachable: boolean, error: string): NodeHealth => ({
+    node, reachable, linksUp: null, linksExpected, babelNeighbours: null, routes: null,
+    drift: false, driftedFiles: [], extraInterfaces: [], error,
+  });
+  if (probe.kind !== 'report') return unreported(probe.kind === 'failed', probe.reason);
+  const r = probe.report;
+  if (!r.ok) return unreported(true, r.error ?? 'the agent reported a failure without a reason');
+
+  const planned = new Set(np.links.map((l) => l.name));
+  const extraInterfaces = r.links.map((l) => l.name).filter((name) => !planned.has(name));
+  const drifted = driftedFiles(np.files, r.configHashes);
+  return {
+    node,
+    reachable: true,
+    linksUp: cells.filter((c) => c.health.from === node && c.health.status === 'up').length,
+    linksExpected,
+    babelNeighbours: r.babel.neighbours.length,
+    routes: r.babel.routes,
+    drift: drifted.length > 0 || extraInterfaces.length > 0,
+    driftedFiles: drifted,
+    extraInterfaces,
+  };
+}

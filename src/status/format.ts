@@ -1,0 +1,66 @@
+// What `rait-fleet status` prints: the node table, the link matrix with its legend, the problems,
+// or (--json) one document with all of it plus each node's raw facts. Pure.
+import type { StatusReport } from '../agent/report.js';
+import { formatTable } from '../run/table.js';
+import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
+
+const SYMBOL: Record<LinkStatus, string> = { up: '✓', stale: '~', missing: '✗', 'not-expected': '·', unknown: '?' };
+const ONE_SIDED = '!';
+const LEGEND = `${SYMBOL.up} up  ${ONE_SIDED} up here, broken at the other end  ${SYMBOL.stale} stale  ${SYMBOL.missing} missing  ${SYMBOL['not-expected']} not expected  ${SYMBOL.unknown} unknown`;
+
+export function formatStatus(health: MeshHealth): string {
+  return [nodeTable(health.nodes), '', linkMatrix(health), LEGEND, '', problemList(health)].join('\n');
+}
+
+function nodeTable(nodes: NodeHealth[]): string {
+  const rows = nodes.map((n) => [
+    n.node,
+    !n.reachable ? 'unreachable' : n.error !== undefined ? 'failed' : 'ok',
+    `${n.linksUp ?? '-'}/${n.linksExpected}`,
+    n.babelNeighbours === null ? '-' : String(n.babelNeighbours),
+    n.routes === null ? '-' : String(n.routes),
+    n.linksUp === null ? '-' : n.drift ? 'yes' : 'no',
+  ]);
+  return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift'], rows);
+}
+
+/** Rows: the reporting nodes; columns: every node; a cell is the row node's interface towards the column node. */
+function linkMatrix(health: MeshHealth): string {
+  const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
+  const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => symbolOf(cell.get(`${n.node}\0${p}`)))]);
+  return formatTable(['from \\ to', ...health.peers], rows);
+}
+
+function symbolOf(link: LinkHealth | undefined): string {
+  if (!link) return SYMBOL.unknown;
+  return link.status === 'up' && link.oneSided ? ONE_SIDED : SYMBOL[link.status];
+}
+
+function problemList(health: MeshHealth): string {
+  if (health.problems.length === 0) {
+    const up = health.links.filter((l) => l.status === 'up').length;
+    return `healthy: ${up} links up, no drift`;
+  }
+  return ['problems:', ...health.problems.map((p) => `  ${p}`)].join('\n');
+}
+
+/** Raw facts per node, picked field by field so nothing beyond them reaches the output. */
+export interface NodeFacts {
+  wireguard?: StatusReport['wireguard'];
+  versions: StatusReport['versions'];
+  links: StatusReport['links'];
+  babel: StatusReport['babel'];
+}
+
+export type StatusDocument = MeshHealth & { facts: Record<string, NodeFacts> };
+
+export function statusDocument(health: MeshHealth, probes: ReadonlyMap<string, NodeProbe>): StatusDocument {
+  const facts: Record<string, NodeFacts> = {};
+  for (const { node } of health.nodes) {
+    const probe = probes.get(node);
+    if (probe?.kind !== 'report') continue;
+    const { wireguard, versions, links, babel } = probe.report;
+    facts[node] = { wireguard, versions, links, babel };
+  }
+  return { ...health, facts };
+}

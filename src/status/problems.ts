@@ -1,0 +1,118 @@
+// The problem list: what is wrong in the mesh, in plain words, each with its likely fix. Pure.
+import type { Link } from '../mesh/types.js';
+import type { NodeHealth } from './types.js';
+import { describeFault, type Fault } from './faults.js';
+
+/** A planned link that is not up, seen from a node that reported. */
+export interface FaultyLink {
+  from: string;
+  to: string;
+  link: Link;
+  fault: Fault;
+  oneSided: boolean;
+}
+
+export interface ProblemFacts {
+  /** The rows, in order; their own problems (unreachable, failed, drift, extra interfaces) come first. */
+  nodes: NodeHealth[];
+  /** Nodes whose babeld should run but does not. */
+  babeldStopped: ReadonlySet<string>;
+  /** Nodes that have none of their planned interfaces: one line each instead of one per link. */
+  bare: ReadonlySet<string>;
+  /** In matrix order. */
+  faults: FaultyLink[];
+  /** Nodes that did not report: whatever their peers see of them follows from that. */
+  silent: ReadonlySet<string>;
+}
+
+export function describeProblems(facts: ProblemFacts): string[] {
+  return [...facts.nodes.flatMap((n) => nodeProblems(n, facts)), ...linkProblems(facts)];
+}
+
+function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): string[] {
+  const lines: string[] = [];
+  if (!n.reachable) lines.push(`${n.node}: unreachable — ${n.error ?? 'no reason given'}`);
+  else if (n.error !== undefined) lines.push(`${n.node}: failed — ${n.error}`);
+  if (n.driftedFiles.length > 0) {
+    const files = n.driftedFiles.map((f) => `${f.name} ${f.change}`).join(', ');
+    lines.push(`${n.node}: config drift — deployed files differ from the plan (${files}), run deploy`);
+  }
+  if (n.extraInterfaces.length > 0) {
+    lines.push(`${n.node}: interfaces not in the plan (${n.extraInterfaces.join(', ')}) — run deploy to remove them`);
+  }
+  if (bare.has(n.node)) lines.push(`${n.node}: none of its ${n.linksExpected} planned interfaces exist — run deploy`);
+  if (babeldStopped.has(n.node)) lines.push(`${n.node}: babeld not running — run deploy to start it, or look at its log`);
+  return lines;
+}
+
+function linkProblems(facts: ProblemFacts): string[] {
+  const { faults } = facts;
+  const byPair = new Map(faults.map((f) => [pairKey(f.from, f.to), f]));
+  const done = new Set<string>();
+  const lines: string[] = [];
+  for (const f of faults) {
+    if (done.has(pairKey(f.from, f.to))) continue;
+    const back = byPair.get(pairKey(f.to, f.from));
+    if (back && sameTransportFault(f.fault, back.fault)) {
+      done.add(pairKey(back.from, back.to));
+      lines.push(`${f.from} ↔ ${f.to}: ${bothWays(f)}`);
+    } else if (!followsFromElsewhere(f, facts)) {
+      lines.push(`${f.from} → ${f.to}: ${oneWay(f)}`);
+    }
+  }
+  return lines;
+}
+
+/** Both ends failing the same way is one problem of the pair, not two. */
+function sameTransportFault(a: Fault, b: Fault): boolean {
+  if (a.kind === 'no-handshake' && b.kind === 'no-handshake') return true;
+  return a.kind === 'no-neighbour' && b.kind === 'no-neighbour' && a.babeldRunning && b.babeldRunning;
+}
+
+/**
+ * Already said at node level: a bare node's missing interfaces; a silent or bare peer explains a
+ * missing handshake; a stopped babeld explains missing neighbours.
+ */
+function followsFromElsewhere(f: FaultyLink, { silent, bare, babeldStopped }: ProblemFacts): boolean {
+  const peerGone = silent.has(f.to) || bare.has(f.to);
+  switch (f.fault.kind) {
+    case 'missing':
+      return bare.has(f.from);
+    case 'no-handshake':
+      return peerGone;
+    case 'no-neighbour':
+      return peerGone || babeldStopped.has(f.to) || !f.fault.babeldRunning;
+    default:
+      return false;
+  }
+}
+
+function bothWays(f: FaultyLink): string {
+  if (f.fault.kind === 'no-neighbour') return 'tunnel up but no babel neighbours — babel traffic (UDP 6696) blocked on the tunnel?';
+  return `${describeFault(f.fault)} — ${endpointHint(f)}`;
+}
+
+function oneWay(f: FaultyLink): string {
+  const { link, from, to } = f;
+  const sided = f.oneSided ? ` (one-sided: ${to}'s end is up)` : '';
+  switch (f.fault.kind) {
+    case 'missing':
+      return `interface ${link.name} missing on ${from}${sided} — run deploy`;
+    case 'wrong-peer-key':
+    case 'wrong-listen-port':
+      return `${link.name} on ${from}: ${describeFault(f.fault)}${sided} — run deploy`;
+    case 'down':
+      return `interface ${link.name} is down on ${from}${sided} — run deploy`;
+    case 'no-handshake':
+      return `${describeFault(f.fault)}${sided} — ${endpointHint(f)}`;
+    case 'no-neighbour':
+      return `tunnel up but no babel neighbour on ${link.name}${sided} — babeld on ${to} not using its end, or UDP 6696 blocked?`;
+  }
+}
+
+function endpointHint({ link, from }: FaultyLink): string {
+  const host = link.endpointHost.includes(':') ? `[${link.endpointHost}]` : link.endpointHost;
+  return `endpoint ${host}:${link.endpointPort} unreachable from ${from}?`;
+}
+
+const pairKey = (from: string, to: string): string => `${from}\0${to}`;

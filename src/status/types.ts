@@ -1,0 +1,74 @@
+/**
+ * The health of the mesh as `rait-fleet status` reports it: the plan compared with what the nodes say.
+ * Plain data (what --json prints); never holds keys or anything else secret.
+ */
+import type { StatusReport } from '../agent/report.js';
+
+/** What the control machine got back from one node. */
+export type NodeProbe =
+  | { kind: 'report'; report: StatusReport }
+  /** unreachable: SSH never got through (refused, timeout); failed: anything after that (auth, agent crash). */
+  | { kind: 'unreachable' | 'failed'; reason: string };
+
+/**
+ * State of the interface on `from` towards `to`, as seen on `from`:
+ * - up: handshake within HANDSHAKE_FRESH_SECONDS and (when babeld is enabled) a babel neighbour on it;
+ * - stale: the interface is there but one of those is not, or its config differs from the plan;
+ * - missing: the plan wants it, the node has no such interface;
+ * - not-expected: no link planned (the same node, or another address family);
+ * - unknown: `from` did not report.
+ */
+export type LinkStatus = 'up' | 'stale' | 'missing' | 'not-expected' | 'unknown';
+
+export interface LinkHealth {
+  from: string;
+  to: string;
+  status: LinkStatus;
+  /** Up on one end and missing/stale on the other (set on both directions of the pair). */
+  oneSided: boolean;
+  /** Planned interface name on `from`, when a link is planned. */
+  interface?: string;
+  /** Seconds since the latest handshake, when the interface exists (null: none yet). */
+  handshakeAge?: number | null;
+  /** Why the link is stale or missing, in plain words. */
+  reason?: string;
+}
+
+export interface DriftedFile {
+  name: string;
+  /** differs: hash differs from the plan's; missing: the node has no such file. */
+  change: 'differs' | 'missing';
+}
+
+export interface NodeHealth {
+  node: string;
+  /** SSH got through (the agent may still have failed: see error). */
+  reachable: boolean;
+  /** Links of this node whose status is up; null when the node did not report. */
+  linksUp: number | null;
+  linksExpected: number;
+  babelNeighbours: number | null;
+  routes: number | null;
+  /** Deployed files differ from the plan (or managed interfaces exist that the plan does not have). */
+  drift: boolean;
+  driftedFiles: DriftedFile[];
+  /** Managed interfaces on the node that the plan does not have. */
+  extraInterfaces: string[];
+  error?: string;
+}
+
+export interface MeshHealth {
+  healthy: boolean;
+  /** 0 healthy, 1 degraded: the process exit code. */
+  exitCode: 0 | 1;
+  handshakeFreshSeconds: number;
+  babeld: boolean;
+  /** Reported (selected) nodes, in plan order. */
+  nodes: NodeHealth[];
+  /** Matrix columns: every node of the plan, in plan order (rows are `nodes`). */
+  peers: string[];
+  /** One entry per (row node, column node), row-major. */
+  links: LinkHealth[];
+  /** Plain-language problems, each with its likely fix. */
+  problems: string[];
+}

@@ -1,0 +1,100 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { analyzeMesh } from '../../src/status/analyze.js';
+import { formatStatus, statusDocument } from '../../src/status/format.js';
+import { formatAge } from '../../src/status/faults.js';
+import { parseInventory } from '../../src/inventory/load.js';
+import { ensureKeys } from '../../src/state/allocate.js';
+import { planMesh } from '../../src/mesh/plan.js';
+import { readTemplate } from '../../src/mesh/templates.js';
+import { makePlan, names, privateKeyOf, probesFor } from './status-fixtures.js';
+
+/** The matrix rows of the human output, as {node: symbols in column order}. */
+function matrixOf(text: string): Record<string, string[]> {
+  const lines = text.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('from \\ to'));
+  assert.ok(header >= 0, 'matrix header');
+  const rows: Record<string, string[]> = {};
+  for (const line of lines.slice(header + 1)) {
+    const [node, ...cells] = line.trim().split(/\s+/);
+    if (!node || !/^n\d$/.test(node)) break;
+    rows[node] = cells;
+  }
+  return rows;
+}
+
+test('human output: node table, matrix with one-sided and missing marks, legend, problems', () => {
+  const plan = makePlan(['n1', 'n2', 'n3']);
+  const probes = probesFor(
+    plan,
+    (name, r) => {
+      if (name === 'n2') r.links = r.links.filter((l) => l.name !== 'rait50001');
+    },
+    { n3: { kind: 'unreachable', reason: 'connection timed out after 10 s' } },
+  );
+  const text = formatStatus(analyzeMesh(plan, names(plan), probes));
+  assert.deepEqual(matrixOf(text), {
+    n1: ['·', '!', '✓'],
+    n2: ['✗', '·', '✓'],
+    n3: ['?', '?', '·'],
+  });
+  assert.match(text, /^n1\s+ok\s+2\/2\s+2\s+2\s+no$/m);
+  assert.match(text, /^n2\s+ok\s+1\/2\s+2\s+2\s+no$/m);
+  assert.match(text, /^n3\s+unreachable\s+-\/2\s+-\s+-\s+-$/m);
+  assert.match(text, /✓ up {2}! up here, broken at the other end {2}~ stale {2}✗ missing {2}· not expected {2}\? unknown/);
+  assert.match(text, /^problems:\n {2}n3: unreachable — connection timed out after 10 s\n {2}n2 → n1: interface rait50001 missing on n2/m);
+});
+
+test('human output of a healthy mesh says so instead of listing problems', () => {
+  const plan = makePlan(['n1', 'n2', 'n3', 'n4']);
+  const text = formatStatus(analyzeMesh(plan, names(plan), probesFor(plan)));
+  assert.match(text, /^healthy: 12 links up, no drift$/m);
+  assert.doesNotMatch(text, /problems:/);
+});
+
+test('--json document: the analysis plus raw facts per reporting node, and never a private key', () => {
+  const plan = makePlan(['n1', 'n2', 'n3']);
+  const probes = probesFor(
+    plan,
+    (name, r) => {
+      if (name === 'n2') r.configHashes['rait.conf'] = '0'.repeat(64);
+    },
+    { n3: { kind: 'failed', reason: 'host key mismatch' } },
+  );
+  const health = analyzeMesh(plan, names(plan), probes);
+  const json = JSON.stringify(statusDocument(health, probes));
+  const doc = JSON.parse(json);
+  assert.equal(doc.exitCode, 1);
+  assert.deepEqual(Object.keys(doc.facts), ['n1', 'n2']);
+  assert.deepEqual(Object.keys(doc.facts.n1).sort(), ['babel', 'links', 'versions', 'wireguard']);
+  assert.equal(doc.facts.n1.links.length, 2);
+  assert.equal(doc.nodes[1].drift, true);
+  for (const i of [0, 1, 2]) {
+    const secret = privateKeyOf(i);
+    assert.ok(plan.nodes[i]!.files['rait.conf'].includes(secret), 'the fixture does carry the key');
+    assert.ok(!json.includes(secret), `private key of n${i + 1} leaked into --json`);
+  }
+  assert.ok(!json.includes('PrivateKey'));
+});
+
+test('ages read the way people say them', () => {
+  assert.deepEqual([45, 119, 840, 7200, 86400 * 3].map(formatAge), ['45 s', '119 s', '14 min', '2 h', '3 d']);
+});
+
+test('with a plan from the real planner: healthy replies are all up, and --json holds no key from rait.conf', () => {
+  const inv = parseInventory(
+    '/nonexistent/fleet.yaml',
+    ['nodes:', ...['hk1', 'fra2', 'sfo3'].map((n) => `  ${n}: { host: ${n}.example.org }`)].join('\n'),
+  );
+  const { state } = ensureKeys(inv, { nodes: {} });
+  const plan = planMesh(inv, state, { babeld: readTemplate(inv.mesh.babeld.template) });
+  const probes = probesFor(plan);
+  const health = analyzeMesh(plan, names(plan), probes);
+  assert.equal(health.links.filter((l) => l.status === 'up').length, 6);
+  assert.equal(health.exitCode, 0);
+  const json = JSON.stringify(statusDocument(health, probes));
+  for (const np of plan.nodes) {
+    assert.ok(np.files['rait.conf'].includes(np.keys.privateKey), 'the planner puts the key into rait.conf');
+    assert.ok(!json.includes(np.keys.privateKey), `private key of ${np.node.name} leaked into --json`);
+  }
+});
