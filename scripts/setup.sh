@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Install what rait-fleet, its lab and its tests need on a Debian/Ubuntu machine (as root), then
+# the npm dependencies. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  openssh-server openssh-client    # the lab's nodes run sshd; tests use ssh/ssh-keygen
+  wireguard-tools wireguard-go     # wg, and WireGuard in userspace where the kernel has none
+  babeld                           # routing over the mesh
+  iproute2 iputils-ping procps util-linux  # ip, ping, ps, unshare/nsenter
+  socat                            # the agent talks to babeld's control socket
+  diffutils                        # deploy --check shows unified diffs
+  nftables                         # fault tests drop a node's packets
+  shellcheck                       # lints the agent script
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+npm ci --no-audit --no-fund
