@@ -23,12 +23,14 @@ for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
   sleep 5
 done
 cli status "$inventory" || true
+loopback3=$(cli lab exec n3 -- ip -6 -o address show dev lo scope global | awk '{print $4; exit}')
 cat <<EOT
 
-The mesh is up. Look at it:
-  node dist/src/cli.js status $inventory          # health matrix
-  node dist/src/cli.js lab status                 # the lab's nodes
-  ip netns exec rfl-lab-1 wg show                 # WireGuard on node n1
+The mesh is up: 4 nodes, 12 WireGuard links, babeld routing between the nodes' loopbacks. Look at it:
+  node dist/src/cli.js status $inventory              # health: nodes, link matrix, problems
+  node dist/src/cli.js lab exec n1 -- wg show          # WireGuard on node n1
+  node dist/src/cli.js lab exec n1 -- ping -c1 ${loopback3%/*}   # n3's loopback, over the overlay
+  node dist/src/cli.js lab status                      # the lab's nodes and their sshd
 Remove it:
   node dist/src/cli.js down $inventory && node dist/src/cli.js lab down
 EOT

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { AddressFamily } from '../inventory/types.js';
-import { labDown, labStatus, labUp, readLab } from '../lab/index.js';
+import { labDown, labExec, labStatus, labUp, readLab } from '../lab/index.js';
 import { DEFAULT_NAME, DEFAULT_NODES } from '../lab/plan.js';
 import { formatTable } from '../run/table.js';
 
@@ -93,5 +93,19 @@ export default function register(program: Command): void {
           '\n',
       );
       if (rows.some((s) => !s.banner)) process.exitCode = 1;
+    });
+
+  lab
+    .command('exec')
+    .description("run a command in a lab node's view (its network namespace and private /run), e.g. wg show")
+    .argument('<node>', 'node name, e.g. n1')
+    .argument('<command...>', 'command and arguments (put -- before options)')
+    .option('--name <name>', 'lab name', DEFAULT_NAME)
+    .option('--dir <dir>', 'lab directory (default .lab/<name>)')
+    .action(async (node: string, argv: string[], flags: { name: string; dir?: string }) => {
+      const r = await labExec(readLab(flags.name, flags.dir), node, argv);
+      process.stdout.write(r.stdout);
+      process.stderr.write(r.stderr);
+      process.exitCode = r.code;
     });
 }
