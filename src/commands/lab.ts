@@ -106,6 +106,6 @@ export default function register(program: Command): void {
       const r = await labExec(readLab(flags.name, flags.dir), node, argv);
       process.stdout.write(r.stdout);
       process.stderr.write(r.stderr);
-      process.exitCode = r.code;
+      process.exitCode = r.code ?? 1;
     });
 }

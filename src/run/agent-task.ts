@@ -5,7 +5,7 @@ import type { NodePlan } from '../mesh/types.js';
 import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
 import { parseReport } from '../agent/validate.js';
-import { closeAll, connect, isSudoPasswordError } from '../ssh/index.js';
+import { closeAll, connect, isSudoPasswordError, loadCredentials } from '../ssh/index.js';
 import type { Node } from '../inventory/types.js';
 import type { Plan } from '../mesh/types.js';
 import { runFleet, type NodeResult, type OutputMode } from './fleet.js';
@@ -80,6 +80,9 @@ export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: 'deplo
 export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentMode, o: FleetAgentOptions): Promise<Map<string, NodeResult<ApplyReport | StatusReport>>> {
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
   const title = mode === 'check' ? 'deploy --check' : mode;
+  // Ask for key passphrases before the progress display takes the terminal; they are cached per
+  // key file. A key that fails here fails again, with its node, inside the run.
+  for (const file of new Set(selected.map((n) => n.ssh.identityFile))) await loadCredentials([file]).catch(() => undefined);
   try {
     return await runFleet(selected, { forks: o.forks, output: o.output, title }, async (node, setStep) => {
       const np = byName.get(node.name);
