@@ -1,8 +1,8 @@
 // Compare what the nodes report with the plan: per-node rows, the directed link matrix, problems. Pure.
-import type { StatusReport } from '../agent/report.js';
+import type { BabelNeighbour, StatusReport } from '../agent/report.js';
 import type { Link, NodePlan, Plan } from '../mesh/types.js';
 import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
-import { describeFault, type Fault } from './faults.js';
+import { describeFault, endRank, type Fault } from './faults.js';
 import { describeProblems, type FaultyLink } from './problems.js';
 import { driftedFiles } from './drift.js';
 
@@ -11,6 +11,10 @@ import { driftedFiles } from './drift.js';
  * every 2 minutes while packets flow, and babel hellos keep packets flowing.
  */
 export const HANDSHAKE_FRESH_SECONDS = 180;
+
+/** babeld's infinite cost: a neighbour whose hellos stopped stays in its table at this cost for a while. */
+const BABEL_INFINITY = 0xffff;
+const isLive = (n: BabelNeighbour): boolean => n.rxcost < BABEL_INFINITY && n.txcost < BABEL_INFINITY;
 
 interface Cell {
   health: LinkHealth;
@@ -69,12 +73,12 @@ function cellOf(np: NodePlan, peer: string, report: StatusReport | undefined, ba
   const state = report.links.find((l) => l.name === link.name);
   if (!state) {
     const fault: Fault = { kind: 'missing' };
-    return { health: { ...base, status: 'missing', reason: describeFault(fault) }, fault, link };
+    return { health: { ...base, status: 'missing', fault: fault.kind, reason: describeFault(fault) }, fault, link };
   }
   const fault = linkFault(link, state, report, babeld);
   const status: LinkStatus = fault ? 'stale' : 'up';
   const health: LinkHealth = { ...base, status, handshakeAge: state.handshakeAge };
-  if (fault) health.reason = describeFault(fault);
+  if (fault) Object.assign(health, { fault: fault.kind, reason: describeFault(fault) });
   return { health, fault, link };
 }
 
@@ -84,21 +88,25 @@ function linkFault(link: Link, state: StatusReport['links'][number], report: Sta
   if (state.listenPort !== link.listenPort) return { kind: 'wrong-listen-port', actual: state.listenPort, planned: link.listenPort };
   if (!state.up) return { kind: 'down' };
   if (state.handshakeAge === null || state.handshakeAge > HANDSHAKE_FRESH_SECONDS) return { kind: 'no-handshake', age: state.handshakeAge };
-  if (babeld && !report.babel.neighbours.some((n) => n.interface === link.name)) {
+  if (babeld && !report.babel.neighbours.some((n) => n.interface === link.name && isLive(n))) {
     return { kind: 'no-neighbour', babeldRunning: report.babel.running };
   }
   return undefined;
 }
 
-/** Up at one end and broken at the other: both directions carry the mark. */
+/**
+ * One end works (or is at least set up as planned) and the other does not: both directions carry the
+ * mark. E.g. an interface deleted on one node: the other end keeps its interface but soon loses its
+ * babel neighbour and later its handshake; that is still one broken end, not two.
+ */
 function markOneSided(cells: Cell[]): void {
   const byPair = new Map(cells.map((c) => [`${c.health.from}\0${c.health.to}`, c.health]));
-  const broken = (s: LinkStatus): boolean => s === 'stale' || s === 'missing';
+  const rank = (h: LinkHealth): number | undefined => endRank(h.status, h.fault);
   for (const c of cells) {
     const there = byPair.get(`${c.health.to}\0${c.health.from}`);
     if (!there) continue;
-    const here = c.health.status;
-    c.health.oneSided = (here === 'up' && broken(there.status)) || (broken(here) && there.status === 'up');
+    const [a, b] = [rank(c.health), rank(there)];
+    c.health.oneSided = a !== undefined && b !== undefined && a !== b;
   }
 }
 
@@ -125,7 +133,7 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, cells: Cell[]): NodeHealth {
     reachable: true,
     linksUp: cells.filter((c) => c.health.from === node && c.health.status === 'up').length,
     linksExpected,
-    babelNeighbours: r.babel.neighbours.length,
+    babelNeighbours: r.babel.neighbours.filter(isLive).length,
     routes: r.babel.routes,
     drift: drifted.length > 0 || extraInterfaces.length > 0,
     driftedFiles: drifted,

@@ -1,4 +1,5 @@
 // Why a planned link is not up, as data first (problems.ts puts it into sentences with fixes). Pure.
+import type { LinkStatus } from './types.js';
 
 export type Fault =
   | { kind: 'missing' }
@@ -8,6 +9,25 @@ export type Fault =
   /** age: seconds since the latest handshake; null when there was none. */
   | { kind: 'no-handshake'; age: number | null }
   | { kind: 'no-neighbour'; babeldRunning: boolean };
+
+export type FaultKind = Fault['kind'];
+
+/**
+ * Faults of the interface itself, which deploy fixes; the others (no handshake, no babel neighbour)
+ * are the tunnel not carrying traffic, which a broken far end also causes.
+ */
+export const isConfigFault = (kind: FaultKind): boolean => kind !== 'no-handshake' && kind !== 'no-neighbour';
+
+/**
+ * How broken one end of a pair is: 0 up, 1 configured as planned but not carrying the mesh,
+ * 2 missing or misconfigured; undefined when nothing is known or no link is planned. Of a pair
+ * whose ends differ, the lower end is the one that works and the other is at fault (one-sided).
+ */
+export function endRank(status: LinkStatus, fault: FaultKind | undefined): 0 | 1 | 2 | undefined {
+  if (status === 'up') return 0;
+  if (fault === undefined) return undefined;
+  return isConfigFault(fault) ? 2 : 1;
+}
 
 /** Short reason for the link matrix and --json (the problem list adds where and what to do). */
 export function describeFault(fault: Fault): string {

@@ -2,6 +2,7 @@
 // or (--json) one document with all of it plus each node's raw facts. Pure.
 import type { StatusReport } from '../agent/report.js';
 import { formatTable } from '../run/table.js';
+import { endRank } from './faults.js';
 import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 
 const SYMBOL: Record<LinkStatus, string> = { up: '✓', stale: '~', missing: '✗', 'not-expected': '·', unknown: '?' };
@@ -27,13 +28,17 @@ function nodeTable(nodes: NodeHealth[]): string {
 /** Rows: the reporting nodes; columns: every node; a cell is the row node's interface towards the column node. */
 function linkMatrix(health: MeshHealth): string {
   const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
-  const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => symbolOf(cell.get(`${n.node}\0${p}`)))]);
+  const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => symbolOf(cell.get(`${n.node}\0${p}`), cell.get(`${p}\0${n.node}`)))]);
   return formatTable(['from \\ to', ...health.peers], rows);
 }
 
-function symbolOf(link: LinkHealth | undefined): string {
+/** A one-sided pair shows the mark on its working end, so the cross marks the end to fix. */
+function symbolOf(link: LinkHealth | undefined, back: LinkHealth | undefined): string {
   if (!link) return SYMBOL.unknown;
-  return link.status === 'up' && link.oneSided ? ONE_SIDED : SYMBOL[link.status];
+  const here = endRank(link.status, link.fault);
+  const there = back && endRank(back.status, back.fault);
+  const works = link.oneSided && here !== undefined && there !== undefined && here < there;
+  return works ? ONE_SIDED : SYMBOL[link.status];
 }
 
 function problemList(health: MeshHealth): string {

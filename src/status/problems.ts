@@ -1,7 +1,7 @@
 // The problem list: what is wrong in the mesh, in plain words, each with its likely fix. Pure.
 import type { Link } from '../mesh/types.js';
 import type { NodeHealth } from './types.js';
-import { describeFault, type Fault } from './faults.js';
+import { describeFault, isConfigFault, type Fault } from './faults.js';
 
 /** A planned link that is not up, seen from a node that reported. */
 export interface FaultyLink {
@@ -56,7 +56,7 @@ function linkProblems(facts: ProblemFacts): string[] {
     if (back && sameTransportFault(f.fault, back.fault)) {
       done.add(pairKey(back.from, back.to));
       lines.push(`${f.from} ↔ ${f.to}: ${bothWays(f)}`);
-    } else if (!followsFromElsewhere(f, facts)) {
+    } else if (!followsFromElsewhere(f, back, facts)) {
       lines.push(`${f.from} → ${f.to}: ${oneWay(f)}`);
     }
   }
@@ -70,11 +70,12 @@ function sameTransportFault(a: Fault, b: Fault): boolean {
 }
 
 /**
- * Already said at node level: a bare node's missing interfaces; a silent or bare peer explains a
- * missing handshake; a stopped babeld explains missing neighbours.
+ * Already said elsewhere: a bare node's missing interfaces (at node level); a silent or bare peer, or
+ * a missing or misconfigured far end (on its own line, with the fix), explains a missing handshake or
+ * neighbour; a stopped babeld explains missing neighbours.
  */
-function followsFromElsewhere(f: FaultyLink, { silent, bare, babeldStopped }: ProblemFacts): boolean {
-  const peerGone = silent.has(f.to) || bare.has(f.to);
+function followsFromElsewhere(f: FaultyLink, back: FaultyLink | undefined, { silent, bare, babeldStopped }: ProblemFacts): boolean {
+  const peerGone = silent.has(f.to) || bare.has(f.to) || (back !== undefined && isConfigFault(back.fault.kind));
   switch (f.fault.kind) {
     case 'missing':
       return bare.has(f.from);

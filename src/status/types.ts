@@ -3,6 +3,7 @@
  * Plain data (what --json prints); never holds keys or anything else secret.
  */
 import type { StatusReport } from '../agent/report.js';
+import type { FaultKind } from './faults.js';
 
 /** What the control machine got back from one node. */
 export type NodeProbe =
@@ -24,13 +25,17 @@ export interface LinkHealth {
   from: string;
   to: string;
   status: LinkStatus;
-  /** Up on one end and missing/stale on the other (set on both directions of the pair). */
+  /**
+   * The two ends of the pair are broken differently: one is up, or at least configured as planned,
+   * and the other is not (set on both directions; `endRank` in faults.ts tells which end works).
+   */
   oneSided: boolean;
   /** Planned interface name on `from`, when a link is planned. */
   interface?: string;
   /** Seconds since the latest handshake, when the interface exists (null: none yet). */
   handshakeAge?: number | null;
-  /** Why the link is stale or missing, in plain words. */
+  /** Why the link is stale or missing: for scripts, and in plain words. */
+  fault?: FaultKind;
   reason?: string;
 }
 

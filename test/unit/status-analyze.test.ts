@@ -52,6 +52,46 @@ test('an interface deleted on one node: that pair missing and one-sided, the fix
   assert.deepEqual(h.problems, ["n2 → n1: interface rait50001 missing on n2 (one-sided: n1's end is up) — run deploy"]);
 });
 
+test('the far end of a deleted interface loses its babel neighbour, later its handshake: still one problem, one-sided', () => {
+  const plan = makePlan(FOUR);
+  const deleted = (handshakeAge: number) =>
+    probesFor(plan, (name, r) => {
+      if (name === 'n2') {
+        r.links = r.links.filter((l) => l.name !== 'rait50001');
+        r.babel.neighbours = r.babel.neighbours.filter((n) => n.interface !== 'rait50001');
+      }
+      if (name !== 'n1') return;
+      // babeld keeps a neighbour whose hellos stopped, at infinite cost.
+      Object.assign(r.babel.neighbours.find((n) => n.interface === 'rait50002')!, { rxcost: 0xffff, txcost: 0xffff, reach: '0007' });
+      r.links.find((l) => l.name === 'rait50002')!.handshakeAge = handshakeAge;
+    });
+  const problem = ["n2 → n1: interface rait50001 missing on n2 (one-sided: n1's end is up) — run deploy"];
+
+  let h = analyzeMesh(plan, names(plan), deleted(30));
+  assert.deepEqual(
+    { status: link(h, 'n1', 'n2').status, fault: link(h, 'n1', 'n2').fault, oneSided: link(h, 'n1', 'n2').oneSided },
+    { status: 'stale', fault: 'no-neighbour', oneSided: true },
+  );
+  assert.deepEqual({ status: link(h, 'n2', 'n1').status, oneSided: link(h, 'n2', 'n1').oneSided }, { status: 'missing', oneSided: true });
+  assert.equal(row(h, 'n1').babelNeighbours, 2, 'a neighbour at infinite cost is not counted');
+  assert.equal(count(h, 'up'), 10);
+  assert.deepEqual(h.problems, problem);
+
+  h = analyzeMesh(plan, names(plan), deleted(HANDSHAKE_FRESH_SECONDS + 60));
+  assert.deepEqual([link(h, 'n1', 'n2').fault, link(h, 'n1', 'n2').oneSided], ['no-handshake', true]);
+  assert.deepEqual(h.problems, problem);
+});
+
+test('a neighbour at infinite cost makes its link stale', () => {
+  const plan = makePlan(['n1', 'n2']);
+  const probes = probesFor(plan, (name, r) => {
+    if (name === 'n1') r.babel.neighbours[0]!.txcost = 0xffff;
+  });
+  const h = analyzeMesh(plan, names(plan), probes);
+  assert.deepEqual([link(h, 'n1', 'n2').status, link(h, 'n1', 'n2').reason], ['stale', 'no babel neighbour']);
+  assert.deepEqual([link(h, 'n2', 'n1').status, link(h, 'n2', 'n1').oneSided], ['up', true]);
+});
+
 test('drift on one node only, by file', () => {
   const plan = makePlan(FOUR);
   const probes = probesFor(plan, (name, r) => {

@@ -45,6 +45,20 @@ test('human output: node table, matrix with one-sided and missing marks, legend,
   assert.match(text, /^problems:\n {2}n3: unreachable — connection timed out after 10 s\n {2}n2 → n1: interface rait50001 missing on n2/m);
 });
 
+test('the mark of a one-sided pair sits on its working end, also when that end has lost its neighbour', () => {
+  const plan = makePlan(['n1', 'n2', 'n3']);
+  const probes = probesFor(plan, (name, r) => {
+    if (name === 'n2') r.links = r.links.filter((l) => l.name !== 'rait50001');
+    if (name === 'n1') r.babel.neighbours = r.babel.neighbours.filter((n) => n.interface !== 'rait50002');
+  });
+  const text = formatStatus(analyzeMesh(plan, names(plan), probes));
+  assert.deepEqual(matrixOf(text), {
+    n1: ['·', '!', '✓'],
+    n2: ['✗', '·', '✓'],
+    n3: ['✓', '✓', '·'],
+  });
+});
+
 test('human output of a healthy mesh says so instead of listing problems', () => {
   const plan = makePlan(['n1', 'n2', 'n3', 'n4']);
   const text = formatStatus(analyzeMesh(plan, names(plan), probesFor(plan)));
