@@ -21,6 +21,8 @@ MODE=
 VERBOSE=0
 DRY=0
 STAGE=
+# A config file being written; removed on exit so no temp file outlives the agent.
+INSTALL_TMP=
 ERROR=
 WG_IMPL=
 FILES_JSON=
@@ -342,9 +344,11 @@ install_file() { # name target mode
 	dir=${2%/*}
 	ensure_dir "${dir:-/}"
 	tmp=$(mktemp "$dir/.${2##*/}.XXXXXX") || die "cannot create a temporary file in $dir"
+	INSTALL_TMP=$tmp
 	{ cat "$staged" >"$tmp" && chmod "$3" "$tmp"; } || die "cannot write $tmp"
 	[ -f "$2" ] && cmd ln -f "$2" "$2.prev"
 	cmd mv -f "$tmp" "$2"
+	INSTALL_TMP=
 	add_file_json "$1" true
 }
 
@@ -813,7 +817,10 @@ status() {
 # ---------------------------------------------------------------- main
 
 # shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() { [ -n "$STAGE" ] && rm -rf "$STAGE"; }
+cleanup() {
+	[ -n "$INSTALL_TMP" ] && rm -f "$INSTALL_TMP"
+	[ -n "$STAGE" ] && rm -rf "$STAGE"
+}
 
 stage_payload() {
 	command -v rf_payload >/dev/null 2>&1 || die "no payload: run through rait-fleet (stdin = rf_payload prelude + this script)"
@@ -838,7 +845,9 @@ main() {
 		esac
 	done
 	trap cleanup EXIT
-	trap 'exit 1' INT TERM HUP
+	# A control process that dies does not stop us (sshd sends no signal without a tty): we run on
+	# and get SIGPIPE when we report. Exit through cleanup then, or the staged private key stays.
+	trap 'exit 1' INT TERM HUP PIPE
 	stage_payload
 	read_plan
 	check_requirements

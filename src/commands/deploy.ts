@@ -10,6 +10,7 @@ export default function register(program: Command): void {
     .addOption(limitOption())
     .addOption(forksOption())
     .option('--check', 'change nothing: show the links and files each node would change')
+    .option('--retry-failed', 'only the nodes the last deploy failed on, could not reach or was interrupted on')
     .addOption(jsonOption())
     .addOption(verboseOption())
     .action((inventoryArg: string | undefined, flags: ApplyFlags & { check?: boolean }) =>

@@ -9,6 +9,7 @@ import type { OutputMode } from './fleet.js';
 import { runAgentOnFleet } from './agent-task.js';
 import { allSucceeded, outcomeOf } from './outcome.js';
 import { formatCheck, formatSummary } from './summary.js';
+import { lastRunPath, recordEnd, recordStart, selectFailed } from './last-run.js';
 
 export type ApplyMode = 'deploy' | 'check' | 'down';
 
@@ -17,6 +18,8 @@ export interface ApplyFlags {
   forks: number;
   json?: boolean;
   verbose?: boolean;
+  /** Only the nodes whose last deploy failed, was unreachable or was interrupted (within --limit). */
+  retryFailed?: boolean;
 }
 
 export async function runApplyCommand(inventoryArg: string | undefined, mode: ApplyMode, flags: ApplyFlags): Promise<void> {
@@ -24,10 +27,19 @@ export async function runApplyCommand(inventoryArg: string | undefined, mode: Ap
   const { inventory, state } = await openFleet(inventoryArg, note);
   // Every plan covers the whole inventory: --limit narrows where we push, never who is a peer.
   const plan = planMesh(inventory, state, loadTemplates(inventory));
-  const selected = selectNodes(inventory, flags.limit);
+  const record = lastRunPath(inventory.statePath);
+  const limited = selectNodes(inventory, flags.limit);
+  const selected = flags.retryFailed ? selectFailed(record, limited) : limited;
+  if (flags.retryFailed && selected.length === 0) {
+    note(`nothing to retry: the last deploy succeeded on ${flags.limit ? 'every selected node' : 'every node'}`);
+    if (flags.json) process.stdout.write(`${JSON.stringify({ command: mode, ok: true, nodes: [] }, null, 2)}\n`);
+    return;
+  }
+  if (mode === 'deploy') recordStart(record, selected.map((n) => n.name));
   const output: OutputMode = flags.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
   const results = await runAgentOnFleet(plan, selected, mode, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
   const outcomes = selected.map((n) => outcomeOf(n.name, results.get(n.name)!));
+  if (mode === 'deploy') recordEnd(record, outcomes);
   const ok = allSucceeded(outcomes);
   if (flags.json) process.stdout.write(`${JSON.stringify({ command: mode, ok, nodes: outcomes }, null, 2)}\n`);
   else process.stdout.write(`${mode === 'check' ? formatCheck(outcomes) : formatSummary(outcomes)}\n`);
