@@ -16,18 +16,34 @@ import type {
 
 export const MAX_REPLY_BYTES = 1024 * 1024;
 const EXCERPT_CHARS = 120;
+const MAX_ERROR_CHARS = 500;
 
-/** A short, printable piece of untrusted text for an error message. */
+/** Terminal control characters (C0 but tab and newline, DEL, C1): a node must not drive our terminal. */
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/** Untrusted text made safe to print: control characters become "?"; tabs and newlines stay. */
+export function printable(text: string): string {
+  return text.replace(CONTROL, '?');
+}
+
+/** A short, printable, single-line piece of untrusted text for an error message. */
 function excerpt(text: string): string {
-  const flat = text.trim().replace(/[\u0000-\u001f\u007f]/g, ' ');
+  const flat = printable(text.trim()).replace(/[\t\n]/g, ' ');
   return flat.length > EXCERPT_CHARS ? `${flat.slice(0, EXCERPT_CHARS)}…` : flat;
 }
 
 class ReplyError extends Error {
   constructor(path: string, expected: string, got: unknown) {
-    const shown = got === undefined ? 'nothing' : excerpt(JSON.stringify(got) ?? String(got));
-    super(`agent reply: ${path}: expected ${expected}, got ${shown}`);
+    super(`agent reply: ${path}: expected ${expected}, got ${shown(got)}`);
   }
+}
+
+/** What a node sent instead, briefly; collections are only named (they may be nested beyond any stack). */
+function shown(got: unknown): string {
+  if (got === undefined) return 'nothing';
+  if (Array.isArray(got)) return `an array of ${got.length}`;
+  if (typeof got === 'object' && got !== null) return 'an object';
+  return excerpt(JSON.stringify(got));
 }
 
 type Obj = Record<string, unknown>;
@@ -38,7 +54,7 @@ function obj(v: unknown, path: string): Obj {
 }
 function str(v: unknown, path: string): string {
   if (typeof v !== 'string') throw new ReplyError(path, 'a string', v);
-  return v;
+  return printable(v);
 }
 function bool(v: unknown, path: string): boolean {
   if (typeof v !== 'boolean') throw new ReplyError(path, 'true or false', v);
@@ -73,7 +89,9 @@ function head(o: Obj, mode: AgentMode) {
   if (o.agent !== 1) throw new ReplyError('agent', 'protocol version 1', o.agent);
   oneOf([mode])(o.mode, 'mode');
   const ok = bool(o.ok, 'ok');
-  const error = ok ? optional(o.error, 'error', str) : str(o.error, 'error');
+  const raw = ok ? optional(o.error, 'error', str) : str(o.error, 'error');
+  // The reason is printed in the run's summary: keep a node from flooding it.
+  const error = raw !== undefined && raw.length > MAX_ERROR_CHARS ? `${raw.slice(0, MAX_ERROR_CHARS)}…` : raw;
   const wireguard = optional(o.wireguard, 'wireguard', wireguardImpl);
   return {
     agent: 1 as const,

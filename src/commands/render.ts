@@ -7,7 +7,7 @@ import { redactSecrets } from '../mesh/redact.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../mesh/template.js';
 import { loadTemplates, readTemplate } from '../mesh/templates.js';
 import type { NodeFiles } from '../mesh/types.js';
-import { openFleet } from '../state/fleet.js';
+import { prepareFleet } from '../state/fleet.js';
 import { inventoryArgHelp } from './options.js';
 
 const FILES = ['rait.conf', 'peers.conf', 'babeld.conf'] as const;
@@ -31,17 +31,20 @@ export default function register(program: Command): void {
     .addHelpText('after', '\nGenerates keys for nodes lacking them (saying so on stderr), like deploy.')
     .action(async (inventoryArg: string | undefined, flags: RenderFlags) => {
       const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-      const { inventory, state } = await openFleet(inventoryArg, log);
-      const plan = planMesh(inventory, state, loadTemplates(inventory));
-      const self = plan.nodes.find((np) => np.node.name === flags.node);
-      if (!self) {
-        const names = plan.nodes.map((np) => np.node.name);
-        throw new InputError(`no node "${flags.node}" in ${inventory.path}${didYouMean(flags.node, names)}`, { field: '--node' });
-      }
-      const output = flags.template
-        ? renderTemplate(compileTemplate(readTemplate(flags.template), flags.template), templateScope(self, sharedScope(plan)))
-        : selectFiles(self.files, flags.file);
-      process.stdout.write(flags.showSecrets ? output : redactSecrets(output, [self.keys.privateKey]));
+      // Rendered before any new keys are saved: a wrong --node or a broken template writes nothing.
+      const { output, privateKey } = await prepareFleet(inventoryArg, log, {}, ({ inventory, state }) => {
+        const plan = planMesh(inventory, state, loadTemplates(inventory));
+        const self = plan.nodes.find((np) => np.node.name === flags.node);
+        if (!self) {
+          const names = plan.nodes.map((np) => np.node.name);
+          throw new InputError(`no node "${flags.node}" in ${inventory.path}${didYouMean(flags.node, names)}`, { field: '--node' });
+        }
+        const text = flags.template
+          ? renderTemplate(compileTemplate(readTemplate(flags.template), flags.template), templateScope(self, sharedScope(plan)))
+          : selectFiles(self.files, flags.file);
+        return { output: text, privateKey: self.keys.privateKey };
+      });
+      process.stdout.write(flags.showSecrets ? output : redactSecrets(output, [privateKey]));
     });
 }
 

@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { openFleet } from '../state/fleet.js';
+import { prepareFleet } from '../state/fleet.js';
 import { loadTemplates } from '../mesh/templates.js';
 import { planMesh } from '../mesh/plan.js';
 import { selectNodes } from '../inventory/select.js';
@@ -40,10 +40,12 @@ export default function register(program: Command): void {
 
 async function runStatus(inventoryArg: string | undefined, flags: StatusFlags): Promise<void> {
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
-  const { inventory, state } = await openFleet(inventoryArg, note);
   // The plan covers the whole inventory, so a --limit'ed node is still checked against every peer.
-  const plan = planMesh(inventory, state, loadTemplates(inventory));
-  const selected = selectNodes(inventory, flags.limit);
+  // Both are made before new keys are saved: a wrong --limit writes nothing.
+  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, ({ inventory, state }) => ({
+    plan: planMesh(inventory, state, loadTemplates(inventory)),
+    selected: selectNodes(inventory, flags.limit),
+  }));
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.

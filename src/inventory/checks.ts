@@ -10,6 +10,11 @@ export function isHostOrIp(s: string): boolean {
   return name.length > 0 && name.length <= 253 && name.split('.').every((label) => DNS_LABEL.test(label));
 }
 
+/** A WireGuard endpoint host: as isHostOrIp, without an IPv6 zone (`%eth0` names an interface of one machine only). */
+export function isEndpointHost(s: string): boolean {
+  return isHostOrIp(s) && !s.includes('%');
+}
+
 /** `[user@]host[:port]`, host a name, an IPv4 address or a bracketed IPv6 address. */
 export function isJumpSpec(s: string): boolean {
   const m = /^(?:([^@]+)@)?(\[[^\]]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(s);

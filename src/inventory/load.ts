@@ -5,11 +5,12 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../errors.js';
 import {
-  MAX_IFNAME, isHostOrIp, isInterfacePrefix, isJumpSpec, isName, isNamespaceName, isSafeAbsolutePath, isUserName,
+  MAX_IFNAME, isEndpointHost, isHostOrIp, isInterfacePrefix, isJumpSpec, isName, isNamespaceName, isSafeAbsolutePath, isUserName,
 } from './checks.js';
 import type {
   AddressFamily, BabeldSettings, HostKeyChecking, Inventory, Isolation, MeshSettings, Node, SshSettings,
 } from './types.js';
+import { readVars } from './vars.js';
 import { YamlReader, entryOr, type Field } from './yaml-reader.js';
 
 const TOP_KEYS = ['mesh', 'state', 'ssh', 'nodes'] as const;
@@ -167,21 +168,17 @@ function readNode(r: YamlReader, name: string, at: Field, ssh: SshSettings, base
   const node: Node = {
     name,
     host,
-    endpoint: entryOr(n, 'endpoint', (f) => r.string(f, isHostOrIp, 'endpoint (expected a hostname or an IP address)'), host),
+    endpoint: entryOr(n, 'endpoint', (f) => r.string(f, isEndpointHost, 'endpoint (expected a hostname or an IP address, no %zone)'), host),
     addressFamily: entryOr(n, 'address_family', (f) => r.oneOf(f, ADDRESS_FAMILIES), 'ip4'),
     groups: entryOr(n, 'groups', (f) => r.seq(f).map((g) => r.string(g, isName, 'group name')), []),
     vars: entryOr(n, 'vars', (f) => readVars(r, f), {}),
     ssh: entryOr(n, 'ssh', (f) => readSsh(r, f, ssh, base), ssh),
   };
+  if (!isEndpointHost(node.endpoint)) throw r.error(hostField, `host ${host} has an IPv6 zone: set an endpoint peers can reach`);
   const pin = n.get('send_port');
   if (!pin) return { node };
   node.sendPort = r.integer(pin, 1, 65535);
   return { node, pin };
-}
-
-function readVars(r: YamlReader, at: Field): Record<string, unknown> {
-  r.map(at); // a mapping with unique keys; values are free-form
-  return (r.plain(at) ?? {}) as Record<string, unknown>;
 }
 
 /** Pinned ports inside the range and unique; the range holds every node. */

@@ -29,7 +29,7 @@ export class YamlReader {
     const [first] = [...doc.errors, ...doc.warnings];
     if (first) {
       const pos = lineCounter.linePos(first.pos[0]);
-      throw new InputError(first.message.split('\n')[0]!, { file, line: pos.line, column: pos.col });
+      throw new InputError(first.message.split('\n')[0]!, { file, line: pos.line, column: pos.col, field: 'YAML syntax' });
     }
     this.root = { node: (doc.contents as YamlNode | null) ?? null, path: '' };
   }
@@ -37,7 +37,7 @@ export class YamlReader {
   error(at: Field, message: string): InputError {
     const offset = at.node?.range?.[0];
     const pos = offset === undefined ? { line: 1, col: 1 } : this.lines.linePos(offset);
-    return new InputError(message, { file: this.file, line: pos.line, column: pos.col, field: at.path || undefined });
+    return new InputError(message, { file: this.file, line: pos.line, column: pos.col, field: at.path || '(top level)' });
   }
 
   /**
@@ -105,7 +105,12 @@ export class YamlReader {
   /** The plain JavaScript value (for free-form data such as vars). */
   plain(field: Field): unknown {
     const at = this.deref(field);
-    return at.node ? at.node.toJS(this.doc, { maxAliasCount: 100 }) : null;
+    try {
+      return at.node ? at.node.toJS(this.doc, { maxAliasCount: 100 }) : null;
+    } catch (err) {
+      // yaml refuses alias bombs ("billion laughs") here.
+      throw this.error(at, (err as Error).message);
+    }
   }
 
   /** Follows a YAML alias (`*name`) to its anchored node; errors still point at the alias. */

@@ -4,7 +4,7 @@ import { InputError } from '../errors.js';
 import type { Node } from '../inventory/types.js';
 
 /** var name -> required IP version (0: either). */
-const ROUTED_VARS = { loopback: 6, loopback4: 4, prefixes: 0 } as const;
+export const ROUTED_VARS = { loopback: 6, loopback4: 4, prefixes: 0 } as const;
 
 /** Throws an InputError naming the node and var unless every routed var is a valid prefix. */
 export function checkRoutedVars(node: Node, file: string): void {

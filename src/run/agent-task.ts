@@ -4,7 +4,7 @@ import type { MeshSettings } from '../inventory/types.js';
 import type { NodePlan } from '../mesh/types.js';
 import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
-import { parseReport } from '../agent/validate.js';
+import { parseReport, printable } from '../agent/validate.js';
 import { closeAll, connect, isSudoPasswordError, loadCredentials } from '../ssh/index.js';
 import type { Node } from '../inventory/types.js';
 import type { Plan } from '../mesh/types.js';
@@ -46,7 +46,7 @@ export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode
       buildPayload(np, mesh, mode, agentScript),
       { timeoutMs: o.timeoutMs ?? 300_000 },
     );
-    if (res.stderr && o.onLog) o.onLog(res.stderr);
+    if (res.stderr && o.onLog) o.onLog(printable(res.stderr));
     if (np.node.ssh.become && isSudoPasswordError(res.stderr)) {
       throw new Error(`sudo on ${np.node.host} wants a password; allow passwordless sudo for ${np.node.ssh.user} or set become: false`);
     }
@@ -59,8 +59,9 @@ export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode
   }
 }
 
+/** The last lines of the agent's untrusted output, short and printable. */
 function excerpt(text: string): string {
-  const lines = text.trim().split('\n');
+  const lines = printable(text.trim()).split('\n');
   const last = lines.slice(-3).join(' | ');
   return last.length > 300 ? `${last.slice(0, 300)}…` : last || '(no output)';
 }

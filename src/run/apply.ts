@@ -1,6 +1,8 @@
 // deploy, deploy --check and down: plan from the whole inventory, run the agent on the selected
 // nodes in parallel, print one outcome per node and set the exit code.
-import { openFleet } from '../state/fleet.js';
+import { runWithFleetLock, type Fleet } from '../state/fleet.js';
+import type { Inventory, Node } from '../inventory/types.js';
+import type { Plan } from '../mesh/types.js';
 import { loadTemplates } from '../mesh/templates.js';
 import { planMesh } from '../mesh/plan.js';
 import { selectNodes } from '../inventory/select.js';
@@ -24,11 +26,29 @@ export interface ApplyFlags {
 
 export async function runApplyCommand(inventoryArg: string | undefined, mode: ApplyMode, flags: ApplyFlags): Promise<void> {
   const note = (m: string) => process.stderr.write(`${m}\n`);
-  const { inventory, state } = await openFleet(inventoryArg, note);
+  // The state lock is held for the whole run, so two deploys/downs of one fleet never interleave their
+  // writes to the nodes; --limit and the templates are checked before the state is written.
+  return runWithFleetLock(inventoryArg, note, (fleet) => prepareApply(fleet, flags.limit), (p) => applyPrepared(p, mode, flags, note));
+}
+
+interface PreparedApply {
+  inventory: Inventory;
+  plan: Plan;
+  limited: Node[];
+}
+
+function prepareApply({ inventory, state }: Fleet, limit: string | undefined): PreparedApply {
   // Every plan covers the whole inventory: --limit narrows where we push, never who is a peer.
-  const plan = planMesh(inventory, state, loadTemplates(inventory));
+  return { inventory, plan: planMesh(inventory, state, loadTemplates(inventory)), limited: selectNodes(inventory, limit) };
+}
+
+async function applyPrepared(
+  { inventory, plan, limited }: PreparedApply,
+  mode: ApplyMode,
+  flags: ApplyFlags,
+  note: (m: string) => void,
+): Promise<void> {
   const record = lastRunPath(inventory.statePath);
-  const limited = selectNodes(inventory, flags.limit);
   const selected = flags.retryFailed ? selectFailed(record, limited) : limited;
   if (flags.retryFailed && selected.length === 0) {
     note(`nothing to retry: the last deploy succeeded on ${flags.limit ? 'every selected node' : 'every node'}`);

@@ -31,11 +31,11 @@ export function parseState(file: string, text: string): FleetState {
     doc = TOML.parse(text);
   } catch (err) {
     const e = err as Error & { line?: number; col?: number };
-    const where = e.line === undefined ? { file } : { file, line: e.line + 1, column: (e.col ?? 0) + 1 };
+    const where = { file, field: 'TOML syntax', ...(e.line !== undefined && { line: e.line + 1, column: (e.col ?? 0) + 1 }) };
     throw new InputError(`damaged state file: ${e.message.split(' at row ')[0]}`, where);
   }
   const fail = (field: string, message: string): never => {
-    throw new InputError(`damaged state file: ${message}`, { file, field });
+    throw new InputError(`damaged state file: ${message}`, { file, line: lineOf(text, field), field });
   };
   for (const key of Object.keys(doc)) if (key !== 'version' && key !== 'nodes') fail(key, 'unknown key');
   if (doc.version !== STATE_VERSION) fail('version', `expected ${STATE_VERSION}, got ${JSON.stringify(doc.version ?? null)}`);
@@ -69,4 +69,38 @@ export function parseState(file: string, text: string): FleetState {
     nodes[name] = { privateKey, publicKey, sendPort: sendPort as number };
   }
   return { nodes };
+}
+
+/**
+ * The line of `field` (`version`, `nodes.<name>` or `nodes.<name>.<key>`) in state text laid out as
+ * formatState writes it, for error messages; undefined when it cannot be found.
+ */
+export function lineOf(text: string, field: string): number | undefined {
+  const lines = text.split('\n');
+  const find = (table: string | undefined, key: string | undefined): number | undefined => {
+    let current: string | undefined;
+    for (let i = 0; i < lines.length; i++) {
+      const header = /^\s*\[\s*nodes\.(.+?)\s*\]\s*(?:#.*)?$/.exec(lines[i]!);
+      if (header) {
+        current = unquoteKey(header[1]!);
+        if (current === table && key === undefined) return i + 1;
+      } else if (current === table && key !== undefined && lines[i]!.split('=')[0]!.trim() === key) {
+        return i + 1;
+      }
+    }
+    return undefined;
+  };
+  if (!field.startsWith('nodes.')) return find(undefined, field);
+  // Node names may hold dots: try "<name>.<key>" first, then the whole rest as a name.
+  const rest = field.slice('nodes.'.length);
+  const dot = rest.lastIndexOf('.');
+  return (dot > 0 ? find(rest.slice(0, dot), rest.slice(dot + 1)) ?? find(rest.slice(0, dot), undefined) : undefined) ?? find(rest, undefined);
+}
+
+function unquoteKey(k: string): string {
+  try {
+    return k.startsWith('"') ? (JSON.parse(k) as string) : k;
+  } catch {
+    return k;
+  }
 }

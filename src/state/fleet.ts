@@ -1,4 +1,6 @@
 // The shell around the pure core: load the inventory and bring the state up to date under the lock.
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { loadInventory, resolveInventoryPath } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { changed, ensureKeys, type EnsureOptions, type EnsureResult } from './allocate.js';
@@ -10,24 +12,83 @@ export interface Fleet {
   state: FleetState;
 }
 
+/** The command's own checks and planning (--limit, --node, templates); may throw InputError. */
+export type Prepare<P> = (fleet: Fleet) => P;
+
 /**
- * Loads the inventory and, holding the state lock, generates keys/ports for nodes lacking them (and applies
- * `opts`). The state file is written only when something changed; `log` says what.
+ * Loads the inventory and generates keys/ports for nodes lacking them (and applies `opts`). The state file
+ * is written, under the state lock, only when something changed; `log` says what.
  */
-export async function openFleet(
+export async function openFleet(inventoryArg: string | undefined, log: (msg: string) => void, opts: EnsureOptions = {}): Promise<Fleet> {
+  return prepareFleet(inventoryArg, log, opts, (fleet) => fleet);
+}
+
+/**
+ * openFleet with the command's checks run on the updated fleet *before* the state is written, so a command
+ * refused for bad input (an unknown --limit name, a broken template) leaves every file as it was.
+ */
+export async function prepareFleet<P>(
   inventoryArg: string | undefined,
   log: (msg: string) => void,
-  opts: EnsureOptions = {},
-): Promise<Fleet> {
+  opts: EnsureOptions,
+  prepare: Prepare<P>,
+): Promise<P> {
+  const inventory = loadFleetInventory(inventoryArg, log);
+  // An up-to-date state is only read, without the lock (writes are atomic renames), so status, render
+  // and a no-op keygen never wait behind a running deploy.
+  const current = ensureKeys(inventory, readState(inventory.statePath), opts);
+  if (!changed(current)) return prepare({ inventory, state: current.state });
+  return withStateLock(inventory.statePath, () => update(inventory, log, opts, prepare), lockWaitNote(log));
+}
+
+/**
+ * prepareFleet, then `run`, holding the state lock throughout. deploy and down use it so two runs on one
+ * fleet never interleave their writes to the nodes (nor to the state and its last-run record): the second
+ * waits for the lock, then fails naming the holder's pid. One lock, the state's, because the keys a run
+ * pushes must not change under it either.
+ */
+export async function runWithFleetLock<P, T>(
+  inventoryArg: string | undefined,
+  log: (msg: string) => void,
+  prepare: Prepare<P>,
+  run: (prepared: P) => Promise<T>,
+): Promise<T> {
+  const inventory = loadFleetInventory(inventoryArg, log);
+  return withStateLock(inventory.statePath, () => run(update(inventory, log, {}, prepare)), lockWaitNote(log));
+}
+
+/** Under the lock: re-read, ensure keys, prepare (which may refuse), then write if anything changed. */
+function update<P>(inventory: Inventory, log: (msg: string) => void, opts: EnsureOptions, prepare: Prepare<P>): P {
+  const result = ensureKeys(inventory, readState(inventory.statePath), opts);
+  const prepared = prepare({ inventory, state: result.state });
+  if (changed(result)) {
+    writeState(inventory.statePath, result.state);
+    for (const line of describeChanges(result)) log(line);
+  }
+  return prepared;
+}
+
+function loadFleetInventory(inventoryArg: string | undefined, log: (msg: string) => void): Inventory {
   const inventory = loadInventory(resolveInventoryPath(inventoryArg));
-  return withStateLock(inventory.statePath, () => {
-    const result = ensureKeys(inventory, readState(inventory.statePath), opts);
-    if (changed(result)) {
-      writeState(inventory.statePath, result.state);
-      for (const line of describeChanges(result)) log(line);
-    }
-    return { inventory, state: result.state };
-  });
+  warnIfWorldWritable(dirname(inventory.statePath), log);
+  return inventory;
+}
+
+/** Keys are only as safe as the directory holding them; a user's own directory is theirs to chmod, so warn. */
+function warnIfWorldWritable(dir: string, log: (msg: string) => void): void {
+  let mode: number;
+  try {
+    mode = statSync(dir).mode;
+  } catch {
+    return; // a missing directory fails later, with the state file's name
+  }
+  if (mode & 0o002) {
+    log(`warning: ${dir} is writable by every user, who could replace or squat the state file (the fleet's keys); keep it in a directory only you can write`);
+  }
+}
+
+function lockWaitNote(log: (msg: string) => void) {
+  return { onWait: (holder: number | undefined) => log(`waiting for the state lock held by process ${holder ?? '(unknown)'}`) };
 }
 
 function describeChanges(r: EnsureResult): string[] {

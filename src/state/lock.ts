@@ -6,12 +6,15 @@ import { InputError } from '../errors.js';
 export interface LockOptions {
   /** How long to wait for a live holder, in ms (default 10 s). */
   timeoutMs?: number;
+  /** Told once, when a live holder makes us wait. */
+  onWait?: (holderPid: number | undefined) => void;
 }
 
 const POLL_MS = 100;
 
 export async function withLockFile<T>(lockPath: string, fn: () => T | Promise<T>, opts: LockOptions = {}): Promise<T> {
   const deadline = Date.now() + (opts.timeoutMs ?? 10_000);
+  let told = false;
   for (;;) {
     if (tryCreate(lockPath)) break;
     const holder = readHolder(lockPath);
@@ -26,6 +29,8 @@ export async function withLockFile<T>(lockPath: string, fn: () => T | Promise<T>
         { file: lockPath },
       );
     }
+    if (!told) opts.onWait?.(holder);
+    told = true;
     await sleep(POLL_MS);
   }
   try {

@@ -77,7 +77,7 @@ test('a damaged state file exits 2 naming it and is left alone', () => {
   writeFileSync(state, 'version = 1\n[nodes.a]\nprivate_key = "x"\n');
   const r = cli('keygen', inv);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`${escape(state)}: nodes\\.a\\.private_key`));
+  assert.match(r.stderr, new RegExp(`${escape(state)}:3: nodes\\.a\\.private_key`));
   assert.equal(readFileSync(state, 'utf8'), 'version = 1\n[nodes.a]\nprivate_key = "x"\n');
   assert.equal(existsSync(`${state}.lock`), false);
 });

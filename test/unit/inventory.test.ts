@@ -98,7 +98,7 @@ test('node fields: endpoint, family, pin, groups, vars', () => {
 
 test('validation errors name file:line:column and the field', async (t) => {
   const cases: [string, string, number, string | undefined, RegExp][] = [
-    ['YAML syntax (no field)', 'nodes:\n  a: { host: 192.0.2.1\n', 3, undefined, /Flow map/],
+    ['YAML syntax', 'nodes:\n  a: { host: 192.0.2.1\n', 3, 'YAML syntax', /Flow map/],
     ['duplicate node name', 'nodes:\n  a: { host: 192.0.2.1 }\n  a: { host: 192.0.2.2 }\n', 3, 'nodes.a', /duplicate node name "a"/],
     ['duplicate key', 'nodes:\n  a:\n    host: 192.0.2.1\n    host: 192.0.2.2\n', 4, 'nodes.a.host', /duplicate key/],
     ['unknown top-level key', 'node:\n  a: { host: x }\n', 1, 'node', /unknown key "node" \(did you mean "nodes"\?\)/],

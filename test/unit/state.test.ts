@@ -31,7 +31,7 @@ test('damaged state files are InputErrors naming the file and the field', async 
   const good = formatState(sample);
   const other = keysFor(1);
   const cases: [string, string, string | undefined, RegExp][] = [
-    ['not TOML', `${good}\n[nodes.x\n`, undefined, /damaged state file/],
+    ['not TOML', `${good}\n[nodes.x\n`, 'TOML syntax', /damaged state file/],
     ['wrong version', good.replace('version = 1', 'version = 2'), 'version', /expected 1/],
     ['unknown key', `${good}\n[extra]\n`, 'extra', /unknown key/],
     ['unknown node key', good.replace('send_port = 50000', 'send_port = 50000\ncolor = "red"'), 'nodes.hk1.color', /unknown key/],
@@ -40,7 +40,7 @@ test('damaged state files are InputErrors naming the file and the field', async 
     ['port not an integer', good.replace('send_port = 50000', 'send_port = "50000"'), 'nodes.hk1.send_port', /port number/],
     ['port out of range', good.replace('send_port = 50000', 'send_port = 70000'), 'nodes.hk1.send_port', /port number/],
     ['duplicate port', good.replace('send_port = 50001', 'send_port = 50000'), 'nodes.fra.1.send_port', /also the SendPort of node "hk1"/],
-    ['duplicate table', `${good}\n[nodes.hk1]\nsend_port = 1\n`, undefined, /damaged state file/],
+    ['duplicate table', `${good}\n[nodes.hk1]\nsend_port = 1\n`, 'TOML syntax', /damaged state file/],
   ];
   for (const [name, text, field, message] of cases) {
     await t.test(name, () => {
@@ -53,6 +53,15 @@ test('damaged state files are InputErrors naming the file and the field', async 
       });
     });
   }
+  await t.test('field errors carry the line of the field', () => {
+    const text = good.replace(sample.nodes.hk1!.privateKey, 'abc');
+    const line = text.split('\n').indexOf('private_key = "abc"') + 1;
+    assert.ok(line > 0);
+    assert.throws(() => parseState('/f.toml', text), (e: unknown) => e instanceof InputError && e.where.line === line);
+    const dup = good.replace('send_port = 50001', 'send_port = 50000');
+    const second = dup.split('\n').lastIndexOf('send_port = 50000') + 1;
+    assert.throws(() => parseState('/f.toml', dup), (e: unknown) => e instanceof InputError && e.where.line === second);
+  });
   await t.test('syntax errors carry the line', () => {
     assert.throws(() => parseState('/f.toml', 'version = 1\nnodes = [\n'), (e: unknown) => e instanceof InputError && e.where.line === 3);
   });
