@@ -1,8 +1,6 @@
 // What the last deploy did on each node, kept beside the state file so `deploy --retry-failed` knows
 // which nodes to go back to. No secrets: node names, result words, times and redacted reasons.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { readIfExists, writeAtomic } from '../state/secret-file.js';
 import { InputError } from '../errors.js';
 import type { NodeOutcome } from './outcome.js';
 
@@ -92,32 +90,13 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** The record at `path`, or undefined when there is none yet. */
 export function readLastRun(path: string): LastRun | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new InputError(`cannot read last-run record: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: path });
-  }
-  return parseLastRun(path, text);
+  const text = readIfExists(path, 'last-run record');
+  return text === undefined ? undefined : parseLastRun(path, text);
 }
 
-/** Atomic (0600 temp file, fsync, rename): a killed run leaves the old record or the new one. */
+/** Atomic and 0600: a killed run leaves the old record or the new one. */
 export function writeLastRun(path: string, last: LastRun): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    try {
-      writeSync(fd, formatLastRun(last));
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
+  writeAtomic(path, formatLastRun(last));
 }
 
 /** Of `candidates`, the nodes to retry; no record at all is an InputError (there is nothing to go by). */
