@@ -1,6 +1,10 @@
-// Running the real CLI and waiting on real networks, for the end-to-end tests.
+// Running the real CLI, editing its inventory and reading its --json output, and waiting on real
+// networks, for the end-to-end tests.
 import { execFile } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { parseDocument } from 'yaml';
+import type { NodeOutcome } from '../../src/run/outcome.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -17,6 +21,19 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Cli
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/** The per-node outcomes of a `deploy --json` run, by node name. */
+export function outcomes(stdout: string): Map<string, NodeOutcome> {
+  const doc = JSON.parse(stdout) as { nodes: NodeOutcome[] };
+  return new Map(doc.nodes.map((o) => [o.node, o]));
+}
+
+/** Changes an inventory file in place; going through the YAML document keeps its comments and layout. */
+export function editInventory(path: string, edit: (doc: ReturnType<typeof parseDocument>) => void): void {
+  const doc = parseDocument(readFileSync(path, 'utf8'));
+  edit(doc);
+  writeFileSync(path, doc.toString());
 }
 
 /** Polls until check() returns a truthy value or the deadline passes; returns the last value. */

@@ -6,11 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseDocument } from 'yaml';
 import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
-import type { NodeOutcome } from '../../src/run/outcome.js';
-import { runCli, waitFor } from './cli-helpers.js';
+import { editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
 
 const GROUP = '54';
 
@@ -49,17 +47,6 @@ async function allLoopbacksAnswer(lab: Lab, netns?: string, timeoutMs = 60_000):
   let last: string[] = [];
   await waitFor(async () => (last = await failing()).length === 0, timeoutMs, 2000);
   return last;
-}
-
-function outcomes(stdout: string): Map<string, NodeOutcome> {
-  const doc = JSON.parse(stdout) as { nodes: NodeOutcome[] };
-  return new Map(doc.nodes.map((o) => [o.node, o]));
-}
-
-function editInventory(path: string, edit: (doc: ReturnType<typeof parseDocument>) => void): void {
-  const doc = parseDocument(readFileSync(path, 'utf8'));
-  edit(doc);
-  writeFileSync(path, doc.toString());
 }
 
 async function startLab(nodes: number, work: string, tag: string): Promise<{ lab: Lab; inventory: string }> {

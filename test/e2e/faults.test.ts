@@ -8,14 +8,12 @@ import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { parseDocument } from 'yaml';
 import { labDown, labExec, labUp, type Lab, type LabNode } from '../../src/lab/index.js';
 import { writeLab } from '../../src/lab/store.js';
 import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
-import type { NodeOutcome } from '../../src/run/outcome.js';
 import { lastRunPath, readLastRun } from '../../src/run/last-run.js';
-import { CLI, runCli, waitFor } from './cli-helpers.js';
+import { CLI, editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
 import { configDir, configDirProblems, configuredMtu, expectedLinkFacts, linkFacts } from './mesh-facts.js';
 
 const sh = (file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
@@ -23,16 +21,6 @@ const sh = (file: string, args: string[]): Promise<{ code: number; stdout: strin
     execFile(file, args, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
   });
 
-function outcomes(stdout: string): Map<string, NodeOutcome> {
-  const doc = JSON.parse(stdout) as { nodes: NodeOutcome[] };
-  return new Map(doc.nodes.map((o) => [o.node, o]));
-}
-
-function editInventory(path: string, edit: (doc: ReturnType<typeof parseDocument>) => void): void {
-  const doc = parseDocument(readFileSync(path, 'utf8'));
-  edit(doc);
-  writeFileSync(path, doc.toString());
-}
 const setMtu = (inventory: string, mtu: number): void => editInventory(inventory, (d) => d.setIn(['mesh', 'mtu'], mtu));
 
 

@@ -1,17 +1,17 @@
 // The SSH transport against a real OpenSSH server of our own on loopback (needs root for sshd).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect, type Server, type Socket } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Node } from '../../src/inventory/types.js';
 import { closeAll, connect, SshError, type SshErrorKind } from '../../src/ssh/index.js';
+import { freePort, startLocalSshd, type LocalSshd } from './local-sshd.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-ssh-e2e-'));
-let sshd: ChildProcess | undefined;
-let sshdLog = '';
+let sshd: LocalSshd | undefined;
 let port = 0;
 let hostFingerprint = '';
 let hostPub = '';
@@ -21,25 +21,6 @@ function keygen(name: string, passphrase = '', type = 'ed25519'): string {
   const path = join(dir, name);
   execFileSync('ssh-keygen', ['-q', '-t', type, '-N', passphrase, '-C', name, '-f', path]);
   return path;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function canConnect(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = tcpConnect(p, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
-  });
 }
 
 before(async () => {
@@ -54,30 +35,13 @@ before(async () => {
   keygen('id_stranger');
   writeFileSync(join(dir, 'authorized_keys'), authorized.join(''));
   port = await freePort();
-  const config = join(dir, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      `Port ${port}`,
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'StrictModes no',
-      'AllowTcpForwarding yes',
-      'MaxStartups 50',
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.on('data', (c: Buffer) => (sshdLog += c.toString()));
-  for (let i = 0; i < 100 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.ok(await canConnect(port), `sshd did not start:\n${sshdLog}`);
+  sshd = await startLocalSshd({
+    dir,
+    ports: [port],
+    hostKey,
+    authorizedKeysFile: join(dir, 'authorized_keys'),
+    extraConfig: ['AllowTcpForwarding yes', 'MaxStartups 50'],
+  });
   // Never the operator's own ssh config or agent.
   process.env.RAIT_FLEET_SSH_CONFIG = join(dir, 'ssh_config');
   writeFileSync(process.env.RAIT_FLEET_SSH_CONFIG, `Host fleet-alias\n  HostName 127.0.0.1\n  Port ${port}\n`);
@@ -85,9 +49,9 @@ before(async () => {
   delete process.env.RAIT_FLEET_SSH_PASSPHRASE;
 });
 
-after(() => {
+after(async () => {
   closeAll();
-  if (sshd?.pid) process.kill(sshd.pid, 'SIGTERM');
+  await sshd?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -198,7 +162,7 @@ test('off accepts any host key', async () => {
 });
 
 test('one jump connection is shared by every node behind it', async () => {
-  const accepted = (): number => sshdLog.split('Accepted publickey').length - 1;
+  const accepted = (): number => sshd!.log().split('Accepted publickey').length - 1;
   const before = accepted();
   const logs: string[] = [];
   const behindJump = (name: string): Node => node({ jump: `root@127.0.0.1:${port}`, identityFile: join(dir, 'id_rsa') }, '127.0.0.1', name);

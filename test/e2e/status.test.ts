@@ -14,22 +14,10 @@ import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import type { StatusDocument } from '../../src/status/format.js';
 import type { LinkHealth } from '../../src/status/types.js';
+import { matrixOf } from '../fixtures/status-matrix.js';
 import { runCli, waitFor, type CliResult } from './cli-helpers.js';
 
-/** The matrix rows of the text output, as {node: symbols in column order}. */
-function matrixOf(text: string): Record<string, string[]> {
-  const lines = text.split('\n');
-  const header = lines.findIndex((l) => /^from \\ to\s+n1\s+n2\s+n3\s+n4$/.test(l));
-  assert.ok(header >= 0, `no matrix header in:\n${text}`);
-  const rows: Record<string, string[]> = {};
-  for (const line of lines.slice(header + 1)) {
-    const [node, ...cells] = line.trim().split(/\s+/);
-    if (!node || !/^n\d$/.test(node)) break;
-    rows[node] = cells;
-  }
-  return rows;
-}
-
+const NODES = ['n1', 'n2', 'n3', 'n4'];
 const FULL_MESH: Record<string, string[]> = {
   n1: ['·', '✓', '✓', '✓'],
   n2: ['✓', '·', '✓', '✓'],
@@ -109,9 +97,9 @@ describe('status of a 4-node lab', () => {
   it('healthy: exit 0, all 12 directed links up in the matrix, the legend, a row per node', async () => {
     const r = await status();
     assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.deepEqual(matrixOf(r.stdout), FULL_MESH);
+    assert.deepEqual(matrixOf(r.stdout, NODES), FULL_MESH);
     assert.match(r.stdout, LEGEND);
-    for (const n of ['n1', 'n2', 'n3', 'n4']) assert.match(r.stdout, new RegExp(`^${n}\\s+ok\\s+3/3\\s+3\\s+\\d+\\s+no$`, 'm'));
+    for (const n of NODES) assert.match(r.stdout, new RegExp(`^${n}\\s+ok\\s+3/3\\s+3\\s+\\d+\\s+no$`, 'm'));
     assert.match(r.stdout, /^healthy: 12 links up, no drift$/m);
   });
 
@@ -157,7 +145,7 @@ describe('status of a 4-node lab', () => {
 
       const text = await status();
       assert.equal(text.code, 1);
-      assert.deepEqual(matrixOf(text.stdout), { ...FULL_MESH, n1: ['·', '✗', '✓', '✓'], n2: ['!', '·', '✓', '✓'] });
+      assert.deepEqual(matrixOf(text.stdout, NODES), { ...FULL_MESH, n1: ['·', '✗', '✓', '✓'], n2: ['!', '·', '✓', '✓'] });
       assert.match(text.stdout, new RegExp(`^problems:\\n {2}${escapeRegExp(problem)}$`, 'm'));
       return back.status;
     };
@@ -248,7 +236,7 @@ describe('status of a 4-node lab', () => {
     const took = Date.now() - started;
     assert.equal(r.code, 1);
     assert.ok(took < bound, `status took ${took} ms with n4's sshd gone`);
-    assert.deepEqual(matrixOf(r.stdout), { ...FULL_MESH, n4: ['?', '?', '?', '·'] });
+    assert.deepEqual(matrixOf(r.stdout, NODES), { ...FULL_MESH, n4: ['?', '?', '?', '·'] });
     assert.match(r.stdout, /^n4\s+unreachable\s+-\/3\s+-\s+-\s+-$/m);
     check((await statusJson()).doc, /refused/);
   });

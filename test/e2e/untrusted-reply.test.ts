@@ -4,17 +4,16 @@
 // them: each bad node fails with a short printable reason, the good one succeeds, the run ends normally.
 // Needs root (sshd); touches no network but loopback and no system state (the fake nodes change nothing).
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect as tcpConnect } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { runCli } from './cli-helpers.js';
+import { freePort, startLocalSshd, type LocalSshd } from './local-sshd.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'rf-untrusted-'));
-let sshd: ChildProcess | undefined;
-let sshdLog = '';
+let sshd: LocalSshd | undefined;
 
 const VALID = JSON.stringify({
   agent: 1, mode: 'deploy', ok: true, files: [], links: { added: [], updated: [], removed: [], kept: [] }, babeld: 'unchanged',
@@ -42,25 +41,6 @@ const REASON: Record<string, RegExp> = {
 const ports: Record<string, number> = {};
 let inventory = '';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function canConnect(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = tcpConnect(p, '127.0.0.1');
-    sock.once('connect', () => (sock.destroy(), resolve(true)));
-    sock.once('error', () => resolve(false));
-  });
-}
-
 before(async () => {
   const hostKey = join(dir, 'host_ed25519');
   const userKey = join(dir, 'id');
@@ -76,31 +56,13 @@ before(async () => {
     writeFileSync(script, `cat >/dev/null\n${body}\n`);
     matches.push(`Match LocalPort ${ports[name]}`, `  ForceCommand /bin/sh ${script}`);
   }
-  const config = join(dir, 'sshd_config');
-  writeFileSync(
-    config,
-    [
-      ...Object.values(ports).map((p) => `Port ${p}`),
-      'ListenAddress 127.0.0.1',
-      `HostKey ${hostKey}`,
-      `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
-      'PermitRootLogin prohibit-password',
-      'PasswordAuthentication no',
-      'KbdInteractiveAuthentication no',
-      'UsePAM no',
-      `PidFile ${join(dir, 'sshd.pid')}`,
-      'StrictModes no',
-      ...matches,
-      '',
-    ].join('\n'),
-  );
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.on('data', (c: Buffer) => (sshdLog += c.toString()));
-  for (const p of Object.values(ports)) {
-    for (let i = 0; i < 100 && !(await canConnect(p)); i++) await new Promise((r) => setTimeout(r, 100));
-    assert.ok(await canConnect(p), `sshd did not start on ${p}:\n${sshdLog}`);
-  }
+  sshd = await startLocalSshd({
+    dir,
+    ports: Object.values(ports),
+    hostKey,
+    authorizedKeysFile: join(dir, 'authorized_keys'),
+    extraConfig: matches,
+  });
   const knownHosts = join(dir, 'known_hosts');
   writeFileSync(knownHosts, Object.values(ports).map((p) => `[127.0.0.1]:${p} ${hostPub}\n`).join(''));
   inventory = join(dir, 'fleet.yaml');
@@ -115,8 +77,8 @@ before(async () => {
   );
 });
 
-after(() => {
-  if (sshd?.pid) process.kill(sshd.pid, 'SIGTERM');
+after(async () => {
+  await sshd?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

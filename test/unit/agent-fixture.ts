@@ -1,25 +1,9 @@
 /** A small hand-made node plan for the agent tests (keys are throwaway test values). */
-import type { MeshSettings, Node } from '../../src/inventory/types.js';
+import type { Node } from '../../src/inventory/types.js';
 import type { NodePlan } from '../../src/mesh/types.js';
 
 export const PRIVATE_KEY = 'mI+Kh0lBGwH7oCUAGts8syZ6Ugg61HZsVa0E7ACgr1o=';
 export const PEER_KEYS = ['m36ckFWmRUH2GrD+eZLyDrMmPX465/pvOPCcg5vDByE=', 'WE86HxPBfqsKTc7q+DOxufhGVMjC4/LYqxWcLMeNwyE='];
-
-export function sampleMesh(over: Partial<MeshSettings> = {}): MeshSettings {
-  return {
-    interfacePrefix: 'rait',
-    interfaceGroup: 54,
-    mtu: 1400,
-    fwmark: 54,
-    sendPortRange: [50000, 50100],
-    isolation: 'none',
-    interfaceNamespace: '',
-    transitNamespace: '',
-    configDir: '/etc/rait',
-    babeld: { enabled: true, template: '/t/babeld.conf.liquid', configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl', helloInterval: 20 },
-    ...over,
-  };
-}
 
 export function samplePlan(files: Partial<NodePlan['files']> = {}): NodePlan {
   const node = { name: 'n1', host: '10.0.0.1', endpoint: '10.0.0.1' } as Node;

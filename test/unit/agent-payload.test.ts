@@ -5,7 +5,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { agentCommand, buildPayload, loadAgentScript, planFile } from '../../src/agent/payload.js';
-import { PEER_KEYS, PRIVATE_KEY, sampleMesh, samplePlan } from './agent-fixture.js';
+import { sampleMesh } from '../fixtures/mesh-settings.js';
+import { PEER_KEYS, PRIVATE_KEY, samplePlan } from './agent-fixture.js';
 
 /** Run the payload's prelude with sh and return the files rf_payload() wrote. */
 function unpack(payload: string): Record<string, string> {
@@ -35,7 +36,7 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
 });
 
 test('planFile: down and status carry no link lines; netns names are passed', () => {
-  const mesh = sampleMesh({ isolation: 'netns', interfaceNamespace: 'ovl', babeld: { ...sampleMesh().babeld, enabled: false } });
+  const mesh = sampleMesh({ isolation: 'netns', interfaceNamespace: 'ovl', babeld: { enabled: false } });
   for (const mode of ['down', 'status'] as const) {
     const text = planFile(samplePlan(), mesh, mode);
     assert.doesNotMatch(text, /^link /m);
@@ -76,7 +77,7 @@ test('buildPayload: a delimiter found in a file is drawn again', () => {
 });
 
 test('buildPayload: babeld.conf only when enabled', () => {
-  const mesh = sampleMesh({ babeld: { ...sampleMesh().babeld, enabled: false } });
+  const mesh = sampleMesh({ babeld: { enabled: false } });
   assert.deepEqual(Object.keys(unpack(buildPayload(samplePlan(), mesh, 'check', callPrelude))).sort(), [
     'peers.conf', 'plan', 'private.key', 'rait.conf',
   ]);

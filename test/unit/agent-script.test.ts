@@ -13,7 +13,8 @@ import type { NodePlan } from '../../src/mesh/types.js';
 import { buildPayload, loadAgentScript } from '../../src/agent/payload.js';
 import { parseReport } from '../../src/agent/validate.js';
 import type { AgentMode, ApplyReport } from '../../src/agent/report.js';
-import { PRIVATE_KEY, sampleMesh, samplePlan } from './agent-fixture.js';
+import { sampleMesh, type MeshOverrides } from '../fixtures/mesh-settings.js';
+import { PRIVATE_KEY, samplePlan } from './agent-fixture.js';
 
 const TOOLS = ['awk', 'sed', 'cat', 'mktemp', 'rm', 'tr', 'sort', 'grep', 'head', 'tail', 'find', 'cmp', 'mv', 'ln',
   'chmod', 'mkdir', 'cksum', 'date', 'uname', 'diff', 'sha256sum', 'sleep'];
@@ -62,8 +63,7 @@ function runAgent(opts: { mesh: MeshSettings; mode?: AgentMode; files?: Partial<
   }
 }
 
-const noBabel = (over: Partial<MeshSettings> = {}) =>
-  sampleMesh({ babeld: { ...sampleMesh().babeld, enabled: false }, ...over });
+const noBabel = (over: MeshOverrides = {}) => sampleMesh({ babeld: { enabled: false }, ...over });
 
 test('vrf: VRF devices made, links enslaved, transit table used for fwmark traffic', () => {
   const { report, log } = runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl', transitNamespace: 'vrf-ul' }) });

@@ -1,10 +1,11 @@
 // Hand-made plans and agent status replies for the status tests: a literal full mesh per address
 // family, built the RAIT way (ListenPort = peer's SendPort, endpoint port = own SendPort).
 import { createHash } from 'node:crypto';
-import type { AddressFamily, MeshSettings, Node, SshSettings } from '../../src/inventory/types.js';
+import type { AddressFamily, Node, SshSettings } from '../../src/inventory/types.js';
 import type { Link, NodePlan, Plan } from '../../src/mesh/types.js';
 import type { StatusReport } from '../../src/agent/report.js';
 import type { NodeProbe } from '../../src/status/types.js';
+import { sampleMesh } from '../fixtures/mesh-settings.js';
 
 const ssh: SshSettings = {
   user: 'root',
@@ -15,21 +16,6 @@ const ssh: SshSettings = {
   become: false,
   connectTimeout: 10,
 };
-
-function mesh(babeld: boolean): MeshSettings {
-  return {
-    interfacePrefix: 'rait',
-    interfaceGroup: 54,
-    mtu: 1400,
-    fwmark: 54,
-    sendPortRange: [50000, 50999],
-    isolation: 'none',
-    interfaceNamespace: '',
-    transitNamespace: '',
-    configDir: '/etc/rait',
-    babeld: { enabled: babeld, template: '/tmp/babeld.conf.liquid', configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl', helloInterval: 20 },
-  };
-}
 
 const key = (byte: number): string => Buffer.alloc(32, byte).toString('base64');
 export const privateKeyOf = (i: number): string => key(0x80 + i);
@@ -69,7 +55,7 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
     };
     return { node, keys: { privateKey: privateKeyOf(i), publicKey: publicKeyOf(i), sendPort: sendPort(i) }, links, files };
   });
-  return { mesh: mesh(babeld), nodes: plans };
+  return { mesh: sampleMesh({ babeld: { enabled: babeld } }), nodes: plans };
 }
 
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');

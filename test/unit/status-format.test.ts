@@ -7,21 +7,8 @@ import { parseInventory } from '../../src/inventory/load.js';
 import { ensureKeys } from '../../src/state/allocate.js';
 import { planMesh } from '../../src/mesh/plan.js';
 import { readTemplate } from '../../src/mesh/templates.js';
+import { matrixOf } from '../fixtures/status-matrix.js';
 import { makePlan, names, privateKeyOf, probesFor } from './status-fixtures.js';
-
-/** The matrix rows of the human output, as {node: symbols in column order}. */
-function matrixOf(text: string): Record<string, string[]> {
-  const lines = text.split('\n');
-  const header = lines.findIndex((l) => l.startsWith('from \\ to'));
-  assert.ok(header >= 0, 'matrix header');
-  const rows: Record<string, string[]> = {};
-  for (const line of lines.slice(header + 1)) {
-    const [node, ...cells] = line.trim().split(/\s+/);
-    if (!node || !/^n\d$/.test(node)) break;
-    rows[node] = cells;
-  }
-  return rows;
-}
 
 test('human output: node table, matrix with one-sided and missing marks, legend, problems', () => {
   const plan = makePlan(['n1', 'n2', 'n3']);
