@@ -48,6 +48,7 @@ P_BABELD=0
 P_BABELD_CONFIG=
 P_BABELD_SOCKET=
 P_LINKS=
+P_NAMES=
 
 # Status facts.
 V_WG=
@@ -106,7 +107,13 @@ json_escape() {
 	}'
 }
 
-json_str() { printf '"'; printf '%s' "$1" | json_escape; printf '"'; }
+# Plain text (names, versions, the usual case) needs no escaping, which spares an awk.
+json_str() {
+	case $1 in
+	*[!A-Za-z0-9\ _.,:/+=@-]*) printf '"'; printf '%s' "$1" | json_escape; printf '"' ;;
+	*) printf '"%s"' "$1" ;;
+	esac
+}
 
 json_file() { printf '"'; json_escape 1 <"$1"; printf '"'; }
 
@@ -121,8 +128,6 @@ json_names() {
 	done
 	printf ']'
 }
-
-json_num_or_null() { if [ -n "$1" ]; then printf '%s' "$1"; else printf null; fi; }
 
 report() {
 	case $MODE in
@@ -269,7 +274,8 @@ read_plan() {
 			valid_host "$d" || bad_plan "endpoint host" "$d"
 			valid_port "$e" || bad_plan "endpoint port" "$e"
 			valid_ll "$f" || bad_plan "link-local address" "$f"
-			case " $(link_names) " in *" $a "*) bad_plan "duplicate interface" "$a" ;; esac
+			case " $P_NAMES " in *" $a "*) bad_plan "duplicate interface" "$a" ;; esac
+			P_NAMES="$P_NAMES $a"
 			P_LINKS="$P_LINKS$a $b $c $d $e $f
 "
 			;;
@@ -286,8 +292,6 @@ read_plan() {
 	fi
 	set_namespaces
 }
-
-link_names() { printf '%s' "$P_LINKS" | awk '{ print $1 }' | tr '\n' ' '; }
 
 # netns: links are made in the transit namespace and live in the interface namespace.
 set_namespaces() {
@@ -377,7 +381,7 @@ managed_links() {
 		awk -v p="$P_PREFIX" '{ n = $2; sub(/:$/, "", n); sub(/@.*/, "", n); if (index(n, p) == 1) print n }'
 }
 
-wanted() { case " $(link_names) " in *" $1 "*) return 0 ;; esac; return 1; }
+wanted() { case " $P_NAMES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 endpoint_of() { # host port -> wg's notation
 	case $1 in *:*) printf '[%s]:%s' "$1" "$2" ;; *) printf '%s:%s' "$1" "$2" ;; esac
@@ -395,33 +399,64 @@ endpoint_matches() { # current host port
 	return 1
 }
 
-# What differs between link $name and the plan: words among wg peers link addr up master.
-link_diffs() { # name port pub host eport ll
+# The node's facts, read once whatever the number of links: wg's dump into $STAGE/wg.dump and
+# ip's links and addresses into $STAGE/ip.facts. The dump holds private keys: it stays in the
+# private stage directory, never on a command line or in the log.
+read_facts() {
 	# shellcheck disable=SC2086
-	{
-		cur_key=$($WG_IF show "$1" private-key 2>/dev/null)
-		want_key=$(cat "$STAGE/private.key" 2>/dev/null)
-		# Compared inside the shell: [ is a builtin, so the key never reaches an argv.
-		[ "$cur_key" = "$want_key" ] || echo wg
-		[ "$($WG_IF show "$1" listen-port 2>/dev/null)" = "$2" ] || echo wg
-		fw=$($WG_IF show "$1" fwmark 2>/dev/null)
-		if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
-		[ "$fw" = "$want_fw" ] || echo wg
-		peers=$($WG_IF show "$1" peers 2>/dev/null)
-		[ "$peers" = "$3" ] || echo peers
-		ep=$($WG_IF show "$1" endpoints 2>/dev/null | awk -v k="$3" '$1 == k { print $2 }')
-		endpoint_matches "$ep" "$4" "$5" || echo wg
-		ips=$($WG_IF show "$1" allowed-ips 2>/dev/null | awk -v k="$3" '$1 == k { $1 = ""; print }' | tr ' ' '\n' | sort | tr '\n' ' ')
-		[ "$ips" = " 0.0.0.0/0 ::/0 " ] || echo wg
-		attrs=$($IP_IF -o link show dev "$1" 2>/dev/null)
-		case " $attrs " in *" mtu $P_MTU "*) ;; *) echo link ;; esac
-		case " $attrs " in *" group $P_GROUP "*) ;; *) echo link ;; esac
-		case $attrs in *"<UP,"* | *",UP,"* | *",UP>"* | *"<UP>"*) ;; *) echo up ;; esac
-		if [ -n "$(vrf_master)" ]; then
-			case " $attrs " in *" master $P_IFNS "*) ;; *) echo master ;; esac
-		fi
-		$IP_IF -o -6 addr show dev "$1" 2>/dev/null | awk -v a="$6" '$4 == a { f = 1 } END { exit !f }' || echo addr
-	} | sort -u | tr '\n' ' '
+	$WG_IF show all dump >"$STAGE/wg.dump" 2>/dev/null || : >"$STAGE/wg.dump"
+	# shellcheck disable=SC2086
+	printf 'link show\naddr show\n' | $IP_IF -o -batch - >"$STAGE/ip.facts" 2>/dev/null
+	return 0
+}
+
+# Compares every planned link with the facts in one awk. Prints per link
+# "name port pub host eport ll current-endpoint words": words name what differs (wg peers link
+# addr up master), "missing" when the link does not exist, "resolve" when the endpoint differs
+# only as a host name that may resolve to it (endpoint_matches decides).
+plan_diffs() {
+	read_facts
+	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
+	printf '%s' "$P_LINKS" | awk -v mtu="$P_MTU" -v group="$P_GROUP" -v fw="$want_fw" \
+		-v master="$(vrf_master)" -v vrf="$P_IFNS" -v keyfile="$STAGE/private.key" \
+		-v wgfile="$STAGE/wg.dump" -v ipfile="$STAGE/ip.facts" '
+	BEGIN { key = ""; getline key <keyfile; close(keyfile) }
+	FILENAME == wgfile && NF == 5 { priv[$1] = $2; lport[$1] = $4; fwm[$1] = $5; next }
+	FILENAME == wgfile && NF == 9 { npeers[$1]++; pep[$1, $2] = $4; pips[$1, $2] = $5; next }
+	FILENAME == wgfile { next }
+	FILENAME == ipfile && $3 ~ /^</ {
+		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
+		exists[n] = 1
+		up[n] = ($3 ~ /[<,]UP[,>]/)
+		for (i = 4; i < NF; i++) {
+			if ($i == "mtu") lmtu[n] = $(i + 1)
+			else if ($i == "group") lgroup[n] = $(i + 1)
+			else if ($i == "master") lmaster[n] = $(i + 1)
+		}
+		next
+	}
+	FILENAME == ipfile && $3 == "inet6" { addr[$2, $4] = 1; next }
+	FILENAME == ipfile { next }
+	NF == 6 {
+		name = $1; pub = $3; host = $4; eport = $5
+		split("", w)
+		cur = ((name, pub) in pep) ? pep[name, pub] : "(none)"
+		if (!(name in exists)) w["missing"] = 1
+		else {
+			if (priv[name] != key || lport[name] != $2 || fwm[name] != fw) w["wg"] = 1
+			if (npeers[name] != 1 || !((name, pub) in pep)) w["peers"] = 1
+			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
+			if (cur != want) w[(host ~ /^[0-9.]+$/ || host ~ /:/) ? "wg" : "resolve"] = 1
+			if (pips[name, pub] != "0.0.0.0/0,::/0" && pips[name, pub] != "::/0,0.0.0.0/0") w["wg"] = 1
+			if (lmtu[name] != mtu || lgroup[name] != group) w["link"] = 1
+			if (!up[name]) w["up"] = 1
+			if (master != "" && lmaster[name] != vrf) w["master"] = 1
+			if (!((name, $6) in addr)) w["addr"] = 1
+		}
+		words = ""
+		for (k in w) words = words " " k
+		print $0, cur words
+	}' "$STAGE/wg.dump" "$STAGE/ip.facts" -
 }
 
 create_link() { # name
@@ -501,26 +536,31 @@ configure_link() { # diffs name port pub host eport ll
 sync_links() {
 	[ "$P_ISOLATION" = vrf ] && ensure_vrfs
 	existing=$(managed_links | tr '\n' ' ')
-	while read -r name port pub host eport ll <&5; do
+	plan_diffs >"$STAGE/diffs" || die "cannot compare the links with the plan"
+	while read -r name port pub host eport ll cur d <&5; do
 		[ -n "$name" ] || continue
-		# shellcheck disable=SC2086
-		if ! $IP_IF link show dev "$name" >/dev/null 2>&1; then
+		case " $d " in *" missing "*)
 			create_link "$name"
 			configure_link "wg link addr up $(vrf_master)" "$name" "$port" "$pub" "$host" "$eport" "$ll"
 			ADDED="$ADDED $name"
 			continue
-		fi
-		d=$(link_diffs "$name" "$port" "$pub" "$host" "$eport" "$ll")
-		if [ -z "${d% }" ]; then
+			;;
+		esac
+		case " $d " in *" resolve "*)
+			words=
+			for w in $d; do [ "$w" = resolve ] || words="${words:+$words }$w"; done
+			endpoint_matches "$cur" "$host" "$eport" || words="${words:+$words }wg"
+			d=$words
+			;;
+		esac
+		if [ -z "$d" ]; then
 			KEPT="$KEPT $name"
 		else
 			[ "$VERBOSE" = 1 ] && say "$name differs: $d"
 			configure_link "$d" "$name" "$port" "$pub" "$host" "$eport" "$ll"
 			UPDATED="$UPDATED $name"
 		fi
-	done 5<<EOF
-$P_LINKS
-EOF
+	done 5<"$STAGE/diffs"
 	stale=
 	for name in $existing; do
 		wanted "$name" || stale="$stale $name"
@@ -667,7 +707,7 @@ sync_babeld() {
 		return
 	fi
 	known=$(babel_interfaces)
-	for name in $(link_names); do
+	for name in $P_NAMES; do
 		case " $known " in *" $name "*) continue ;; esac
 		babel_tell "$(babel_interface_line "$name")"
 		BABEL_TOLD=1
@@ -706,42 +746,33 @@ config_hashes_json() {
 	done
 }
 
-# One LinkState per managed link, from per-field wg queries (never `wg show dump`, whose
-# interface line carries the private key).
+# One LinkState per managed link, in ip's order, from the facts read once (read_facts). The
+# dump's interface lines carry the private key: only peer lines are read here.
 link_state_json() {
-	now=$(date +%s)
-	sep=
-	for name in $(managed_links); do
-		# shellcheck disable=SC2086
-		{
-			pub=$($WG_IF show "$name" peers 2>/dev/null | head -n 1)
-			port=$($WG_IF show "$name" listen-port 2>/dev/null)
-			ep=$($WG_IF show "$name" endpoints 2>/dev/null | awk -v k="$pub" '$1 == k && $2 != "(none)" { print $2 }')
-			hs=$($WG_IF show "$name" latest-handshakes 2>/dev/null | awk -v k="$pub" '$1 == k { print $2 }')
-			xfer=$($WG_IF show "$name" transfer 2>/dev/null | awk -v k="$pub" '$1 == k { print $2, $3 }')
-			attrs=$($IP_IF -o link show dev "$name" 2>/dev/null)
+	read_facts
+	awk -v now="$(date +%s)" -v group="$P_GROUP" -v prefix="$P_PREFIX" \
+		-v wgfile="$STAGE/wg.dump" -v ipfile="$STAGE/ip.facts" '
+	function esc(s) { gsub(/[^A-Za-z0-9+\/=_.:\[\]-]/, "", s); return s }
+	function uint(s) { return (s ~ /^[0-9]+$/) ? s : 0 }
+	FILENAME == wgfile && NF == 5 { lport[$1] = $4; next }
+	FILENAME == wgfile && NF == 9 {
+		if (!($1 in pub)) { pub[$1] = $2; ep[$1] = ($4 == "(none)") ? "" : $4; hs[$1] = $6; rx[$1] = $7; tx[$1] = $8 }
+		next
+	}
+	FILENAME == ipfile && $3 ~ /^</ {
+		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
+		g = ""; mtu = 0
+		for (i = 4; i < NF; i++) {
+			if ($i == "group") g = $(i + 1)
+			else if ($i == "mtu") mtu = uint($(i + 1))
 		}
-		rx=${xfer% *}
-		tx=${xfer#* }
-		valid_uint "$rx" || rx=0
-		valid_uint "$tx" || tx=0
-		valid_uint "$port" || port=0
-		age=
-		valid_uint "${hs:-x}" && [ "$hs" -gt 0 ] && age=$((now - hs))
-		[ -n "$age" ] && [ "$age" -lt 0 ] && age=0
-		mtu=$(printf '%s' "$attrs" | awk '{ for (i = 1; i < NF; i++) if ($i == "mtu") print $(i + 1) }')
-		up=false
-		case $attrs in *"<UP,"* | *",UP,"* | *",UP>"* | *"<UP>"*) up=true ;; esac
-		printf '%s{"name":' "$sep"
-		json_str "$name"
-		printf ',"publicKey":'
-		json_str "$pub"
-		printf ',"listenPort":%s,"endpoint":' "$port"
-		json_str "$ep"
-		printf ',"handshakeAge":%s,"rxBytes":%s,"txBytes":%s,"mtu":%s,"up":%s}' \
-			"$(json_num_or_null "$age")" "$rx" "$tx" "${mtu:-0}" "$up"
-		sep=,
-	done
+		if (g != group || index(n, prefix) != 1) next
+		age = "null"
+		if (uint(hs[n]) > 0) { age = now - hs[n]; if (age < 0) age = 0 }
+		printf "%s{\"name\":\"%s\",\"publicKey\":\"%s\",\"listenPort\":%s,\"endpoint\":\"%s\",", sep, esc(n), esc(pub[n]), uint(lport[n]), esc(ep[n])
+		printf "\"handshakeAge\":%s,\"rxBytes\":%s,\"txBytes\":%s,\"mtu\":%s,\"up\":%s}", age, uint(rx[n]), uint(tx[n]), mtu, ($3 ~ /[<,]UP[,>]/) ? "true" : "false"
+		sep = ","
+	}' "$STAGE/wg.dump" "$STAGE/ip.facts"
 }
 
 # babeld's dump: neighbours and installed routes.
@@ -855,6 +886,7 @@ main() {
 	status) status ;;
 	down)
 		P_LINKS=
+		P_NAMES=
 		sync_links
 		sync_babeld
 		;;
