@@ -6,7 +6,6 @@
 import pLimit from 'p-limit';
 import { InputError } from '../errors.js';
 import { describeEnd, timed, type NodeResult, type NodeRunner, type StepReporter } from './node-result.js';
-import { runWithListr } from './tty-progress.js';
 
 export type { NodeResult, StepReporter } from './node-result.js';
 
@@ -41,6 +40,8 @@ export async function runFleet<I extends { name: string }, T>(
   const stream = opts.stream ?? process.stderr;
   if (opts.output !== 'json') stream.write(`${opts.title}: ${plural(items.length, 'node')}, at most ${opts.forks} at a time\n`);
   if (opts.output === 'tty') {
+    // listr2 costs ~80 ms to load: only a terminal gets it, not scripts, CI or --json.
+    const { runWithListr } = await import('./tty-progress.js');
     await runWithListr(items, stream, run);
   } else {
     const say = opts.output === 'plain' ? (line: string) => void stream.write(`${line}\n`) : () => {};
