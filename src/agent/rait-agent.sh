@@ -655,10 +655,24 @@ start_babeld() {
 	# shellcheck disable=SC2086
 	if [ "$DRY" = 1 ]; then cmd $RUN_IF babeld -D -I "$BABELD_PIDFILE" -c "$P_BABELD_CONFIG"; return; fi
 	rm -f "$BABELD_PIDFILE"
+	# babeld is not running (we asked), so a socket file left by an earlier one is stale; babeld
+	# would refuse to start with "Address already in use".
+	[ -S "$P_BABELD_SOCKET" ] && cmd rm -f "$P_BABELD_SOCKET"
 	[ "$VERBOSE" = 1 ] && say "[#] ${RUN_IF:+$RUN_IF }babeld -D -I $BABELD_PIDFILE -c $P_BABELD_CONFIG"
 	# shellcheck disable=SC2086
 	$RUN_IF babeld -D -I "$BABELD_PIDFILE" -c "$P_BABELD_CONFIG" </dev/null >"$STAGE/babeld.log" 2>&1 3>&- 4>&- ||
 		die "babeld failed to start: $(tail -n 3 "$STAGE/babeld.log")"
+	# -D returns before the daemon has read its config and opened its socket; it only counts as
+	# started once it answers there.
+	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		if have_babel_client; then
+			babel_ctl "" 2>/dev/null | grep -q '^ok' && return 0
+		else
+			babeld_pid >/dev/null && return 0
+		fi
+		sleep 0.1 2>/dev/null || sleep 1
+	done
+	die "babeld did not come up: $(tail -n 2 /var/log/babeld.log 2>/dev/null | tr '\n' ' ')"
 }
 
 stop_babeld() {

@@ -194,6 +194,17 @@ describe('deploy to a 4-node ip4 lab', () => {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const n of lab.nodes) assert.deepEqual([...(await managedLinks(lab, n.name)).keys()], []);
   });
+
+  it('--limit deploys only to the named node, with links to the whole mesh', async () => {
+    const [n1, ...rest] = lab.nodes;
+    const r = await runCli(['deploy', inventory, '--limit', n1!.name, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual([...outcomes(r.stdout).keys()], [n1!.name]);
+    assert.deepEqual([...(await managedLinks(lab, n1!.name)).keys()].sort(), expectedLinks(n1!.name));
+    for (const n of rest) assert.equal((await managedLinks(lab, n.name)).size, 0, `${n.name} was touched`);
+    assert.equal((await runCli(['down', inventory, '--limit', n1!.name])).code, 0);
+    assert.equal((await managedLinks(lab, n1!.name)).size, 0);
+  });
 });
 
 describe('deploy with netns isolation', () => {
