@@ -14,13 +14,5 @@ packages=(
   nftables                         # fault tests drop a node's packets
   shellcheck                       # lints the agent script
 )
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+./scripts/apt-install.sh "${packages[@]}"
 npm ci --no-audit --no-fund

@@ -9,7 +9,7 @@ import { labDown } from './down.js';
 import { BABELD_TEMPLATE, downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
 import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, nodeLinkPattern, planLab, validateName } from './plan.js';
-import { assertPrograms, assertRoot } from './preflight.js';
+import { assertPrograms, assertRoot, ensureInotifyInstances } from './preflight.js';
 import { labDir, tryReadLab, writeFileAtomic, writeLab } from './store.js';
 import { ipBatch, linkNames, mustRun, namespaceInode, namespaceNames, routeDevices, routesInUse } from './system.js';
 import type { Lab, LabUpOptions } from './types.js';
@@ -119,6 +119,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await routesInUse(),
   );
 
+  ensureInotifyInstances(lab.nodes.length, log);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeLab(lab);
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
