@@ -1,5 +1,7 @@
-// Benchmark: plan a synthetic 1,000-node mesh in memory (links + peers.conf + rait.conf), then the same
-// with every node's babeld.conf rendered. Prints timings and peak RSS; asserts nothing.
+// Benchmark: a synthetic 1,000-node mesh in memory. Planning = planMesh (keys checked, peers.conf, template
+// compiled) plus every node's links; rendering = every node's files (rait.conf, babeld.conf through liquidjs),
+// which a deploy of the whole fleet needs and a deploy --limit needs only for its nodes. Prints timings and
+// peak RSS after each phase; asserts nothing.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseInventory, DEFAULT_BABELD_TEMPLATE } from '../src/inventory/load.js';
@@ -9,13 +11,8 @@ import { ensureKeys } from '../src/state/allocate.js';
 
 const NODES = Number(process.env.NODES ?? 1000);
 
-function syntheticInventory(babeld: boolean): Inventory {
-  const lines = [
-    'mesh:',
-    '  send_port_range: [40000, 49999]',
-    `  babeld: { enabled: ${babeld} }`,
-    'nodes:',
-  ];
+function syntheticInventory(): Inventory {
+  const lines = ['mesh:', '  send_port_range: [40000, 49999]', '  babeld: { enabled: true }', 'nodes:'];
   for (let i = 1; i <= NODES; i++) {
     lines.push(`  n${i}: { host: 10.${i >> 8}.${i & 255}.1, vars: { loopback: "fd00::${i.toString(16)}/128" } }`);
   }
@@ -28,17 +25,24 @@ function time<T>(fn: () => T): [T, number] {
   return [value, performance.now() - t0];
 }
 
-const bare = syntheticInventory(false);
-const [{ state }, keygenMs] = time(() => ensureKeys(bare, { nodes: {} }));
-// Only the link count is kept: the bare plan must not inflate the peak of the full one below.
-const [links, planMs] = time(() => planMesh(bare, state, {}).nodes.reduce((n, p) => n + p.links.length, 0));
-const template = readFileSync(DEFAULT_BABELD_TEMPLATE, 'utf8');
-const withBabeld = syntheticInventory(true);
-const [, renderMs] = time(() => planMesh(withBabeld, state, { babeld: template }));
-
+/** Peak resident set of this process so far (it only grows). */
+const peakMiB = (): string => `${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`;
 const ms = (x: number): string => `${x.toFixed(0)} ms`;
-console.log(`nodes ${NODES}, links ${links}`);
-console.log(`keygen (keys + SendPorts)                 ${ms(keygenMs)}`);
-console.log(`plan: links, rait.conf, peers.conf        ${ms(planMs)}`);
-console.log(`plan + render babeld.conf for every node  ${ms(renderMs)}`);
-console.log(`peak RSS                                  ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+
+const inventory = syntheticInventory();
+const template = readFileSync(DEFAULT_BABELD_TEMPLATE, 'utf8');
+const [{ state }, keygenMs] = time(() => ensureKeys(inventory, { nodes: {} }));
+console.log(`nodes ${NODES}`);
+console.log(`keygen (keys + SendPorts)                  ${ms(keygenMs)}`);
+
+const [[plan, links], planMs] = time(() => {
+  const p = planMesh(inventory, state, { babeld: template });
+  return [p, p.nodes.reduce((n, np) => n + np.links.length, 0)] as const;
+});
+console.log(`links ${links}`);
+console.log(`planning (plan, peers.conf, every link)    ${ms(planMs)}`);
+console.log(`peak RSS after planning                    ${peakMiB()}`);
+
+const [, renderMs] = time(() => plan.nodes.forEach((np) => void np.files));
+console.log(`rendering every node's files               ${ms(renderMs)}`);
+console.log(`peak RSS after rendering (whole process)   ${peakMiB()}`);

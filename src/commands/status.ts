@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { prepareFleet } from '../state/fleet.js';
 import { loadTemplates } from '../mesh/templates.js';
-import { planMesh } from '../mesh/plan.js';
+import { planMesh, renderFilesOf } from '../mesh/plan.js';
 import { selectNodes } from '../inventory/select.js';
 import type { OutputMode } from '../run/fleet.js';
 import { collectStatus } from '../status/collect.js';
@@ -42,10 +42,12 @@ async function runStatus(inventoryArg: string | undefined, flags: StatusFlags): 
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
   // The plan covers the whole inventory, so a --limit'ed node is still checked against every peer.
   // Both are made before new keys are saved: a wrong --limit writes nothing.
-  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, ({ inventory, state }) => ({
-    plan: planMesh(inventory, state, loadTemplates(inventory)),
-    selected: selectNodes(inventory, flags.limit),
-  }));
+  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, ({ inventory, state }) => {
+    const plan = planMesh(inventory, state, loadTemplates(inventory));
+    const selected = selectNodes(inventory, flags.limit);
+    renderFilesOf(plan, selected); // their hashes are compared with the nodes' files
+    return { plan, selected };
+  });
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.

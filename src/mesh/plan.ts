@@ -4,9 +4,9 @@ import type { FleetState, NodeKeys } from '../state/types.js';
 import { keySeed, linkLocal, type KeySeed } from './link-local.js';
 import { peersConf, raitConf } from './rait-conf.js';
 import { checkRoutedVars } from './routed-vars.js';
-import { compileTemplate, renderTemplate, sharedScope, templateScope } from './template.js';
+import { compileTemplate, renderTemplate, sharedScope, templateScope, type SharedScope } from './template.js';
 import type { TemplateTexts } from './templates.js';
-import type { Link, NodePlan, Plan } from './types.js';
+import type { Link, NodeFiles, NodePlan, Plan } from './types.js';
 
 /** A node with everything its peers need, computed once per node rather than once per link. */
 interface Member {
@@ -17,7 +17,13 @@ interface Member {
   ifname: string;
 }
 
-/** `templates` holds template text (read by the caller); babeld's is required when babeld is enabled. */
+/**
+ * `templates` holds template text (read by the caller); babeld's is required when babeld is enabled.
+ * Inventory, keys and the template's syntax are checked here. Each node's links and files are computed
+ * when first read (a 1,000-node mesh has ~1M links and 1,000 babeld.conf renderings, while a deploy
+ * --limit needs a few): call `renderFilesOf` before writing or sending anything, so an error that only
+ * rendering finds (an include that fails, a filter given a bad value) still stops the command first.
+ */
 export function planMesh(inv: Inventory, state: FleetState, templates: TemplateTexts): Plan {
   const { mesh } = inv;
   const members: Member[] = inv.nodes.map((node) => {
@@ -27,25 +33,55 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
     return { node, keys, seed: keySeed(keys.publicKey), ifname: mesh.interfacePrefix + keys.sendPort };
   });
   const peers = peersConf(members);
-  const nodes: NodePlan[] = members.map((self) => ({
-    node: self.node,
-    keys: self.keys,
-    links: linksOf(self, members),
-    files: { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers },
-  }));
-  if (mesh.babeld.enabled) {
-    if (templates.babeld === undefined) throw new Error('babeld is enabled but no babeld template was given');
-    const template = compileTemplate(templates.babeld, mesh.babeld.template);
-    const shared = sharedScope({ mesh, nodes });
-    for (const np of nodes) {
-      const text = renderTemplate(template, templateScope(np, shared));
-      // liquidjs concatenates its output: a rope of thousands of pieces per file at 1,000 nodes.
-      // Reading a character makes V8 flatten it in place (a third of the plan's memory there).
-      text.charCodeAt(0);
-      np.files['babeld.conf'] = text;
-    }
-  }
+  const nodes: NodePlan[] = members.map((self) => {
+    const np = { node: self.node, keys: self.keys } as NodePlan;
+    memoise(np, 'links', () => linksOf(self, members));
+    memoise(np, 'files', (): NodeFiles => {
+      const files: NodeFiles = { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers };
+      if (babeld) files['babeld.conf'] = babeld(np);
+      return files;
+    });
+    return np;
+  });
+  // Read only by the files getters above, after this returns.
+  const babeld = mesh.babeld.enabled ? babeldRenderer(templates, mesh.babeld.template, { mesh, nodes }) : undefined;
   return { mesh, nodes };
+}
+
+/** Computes the files of these nodes now: template errors surface here, before anything is written or sent. */
+export function renderFilesOf(plan: Plan, selected: readonly Node[]): void {
+  const names = new Set(selected.map((n) => n.name));
+  for (const np of plan.nodes) if (names.has(np.node.name)) void np.files;
+}
+
+/** Compiles the template now (syntax errors are plan errors); renders a node's babeld.conf on demand. */
+function babeldRenderer(templates: TemplateTexts, file: string, plan: Pick<Plan, 'mesh' | 'nodes'>): (np: NodePlan) => string {
+  if (templates.babeld === undefined) throw new Error('babeld is enabled but no babeld template was given');
+  const template = compileTemplate(templates.babeld, file);
+  let shared: SharedScope | undefined;
+  return (np) => {
+    shared ??= sharedScope(plan);
+    const text = renderTemplate(template, templateScope(np, shared));
+    // liquidjs concatenates its output: a rope of thousands of pieces per file at 1,000 nodes.
+    // Reading a character makes V8 flatten it in place (a third of a rendered plan's memory).
+    text.charCodeAt(0);
+    return text;
+  };
+}
+
+/** Makes `obj[key]` computed on first read, then a plain (enumerable, writable) property. */
+function memoise<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
+  const settle = (value: T[K]): void => void Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  Object.defineProperty(obj, key, {
+    get: () => {
+      const value = compute();
+      settle(value);
+      return value;
+    },
+    set: settle,
+    enumerable: true,
+    configurable: true,
+  });
 }
 
 /** One link per other node of the same address family (RAIT: never to itself, matched by public key). */

@@ -4,7 +4,7 @@ import { runWithFleetLock, type Fleet } from '../state/fleet.js';
 import type { Inventory, Node } from '../inventory/types.js';
 import type { Plan } from '../mesh/types.js';
 import { loadTemplates } from '../mesh/templates.js';
-import { planMesh } from '../mesh/plan.js';
+import { planMesh, renderFilesOf } from '../mesh/plan.js';
 import { selectNodes } from '../inventory/select.js';
 import { EXIT_FAILED, EXIT_OK } from '../errors.js';
 import type { OutputMode } from './fleet.js';
@@ -39,7 +39,10 @@ interface PreparedApply {
 
 function prepareApply({ inventory, state }: Fleet, limit: string | undefined): PreparedApply {
   // Every plan covers the whole inventory: --limit narrows where we push, never who is a peer.
-  return { inventory, plan: planMesh(inventory, state, loadTemplates(inventory)), limited: selectNodes(inventory, limit) };
+  const plan = planMesh(inventory, state, loadTemplates(inventory));
+  const limited = selectNodes(inventory, limit);
+  renderFilesOf(plan, limited);
+  return { inventory, plan, limited };
 }
 
 async function applyPrepared(

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { DEFAULT_BABELD_TEMPLATE } from '../../src/inventory/load.js';
-import { planMesh } from '../../src/mesh/plan.js';
+import { planMesh, renderFilesOf } from '../../src/mesh/plan.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../../src/mesh/template.js';
 import { ensureKeys } from '../../src/state/allocate.js';
 import { inventory } from '../fixtures/inventories.js';
@@ -66,6 +66,21 @@ test('template errors are InputErrors naming the template file', () => {
   const t = compileTemplate('{% include "no-such-file-here.liquid" %}', '/my/t.liquid');
   assert.throws(() => renderTemplate(t, templateScope(plan.nodes[0]!, sharedScope(plan))), (e: unknown) =>
     e instanceof InputError && e.message.startsWith('/my/t.liquid') && /node a/.test(e.message));
+});
+
+test("a node's files are rendered when first read; renderFilesOf surfaces its template errors", () => {
+  const { inv, state } = setup();
+  const failsForB = '{% if node.name == "b" %}{% include "no-such-file-here.liquid" %}{% endif %}interface {{ node.name }}\n';
+  assert.throws(() => planMesh(inv, state, { babeld: '{% for x in %}' }), InputError, 'syntax errors stay plan errors');
+  const plan = planMesh(inv, state, { babeld: failsForB });
+  const [a, b, c] = plan.nodes;
+  assert.doesNotThrow(() => renderFilesOf(plan, [a!.node, c!.node]));
+  assert.equal(a!.files['babeld.conf'], 'interface a\n');
+  assert.throws(() => renderFilesOf(plan, [b!.node]), (e: unknown) => e instanceof InputError && /node b/.test(e.message));
+  assert.throws(() => b!.files, InputError, 'an error is not memoised as a value');
+  assert.equal(a!.files, a!.files, 'computed once');
+  assert.equal(a!.links, a!.links);
+  assert.deepEqual(Object.keys(a!), ['node', 'keys', 'links', 'files'], 'still a plain, enumerable NodePlan');
 });
 
 test('babeld disabled: no babeld.conf', () => {
