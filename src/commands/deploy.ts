@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runApplyCommand, type ApplyFlags } from '../run/apply.js';
+import type { ApplyFlags } from '../run/apply.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 
 export default function register(program: Command): void {
@@ -13,7 +13,7 @@ export default function register(program: Command): void {
     .option('--retry-failed', 'only the nodes the last deploy failed on, could not reach or was interrupted on')
     .addOption(jsonOption())
     .addOption(verboseOption())
-    .action((inventoryArg: string | undefined, flags: ApplyFlags & { check?: boolean }) =>
-      runApplyCommand(inventoryArg, flags.check ? 'check' : 'deploy', flags),
+    .action(async (inventoryArg: string | undefined, flags: ApplyFlags & { check?: boolean }) =>
+      (await import('../run/apply.js')).runApplyCommand(inventoryArg, flags.check ? 'check' : 'deploy', flags),
     );
 }

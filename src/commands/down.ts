@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { runApplyCommand, type ApplyFlags } from '../run/apply.js';
+import type { ApplyFlags } from '../run/apply.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 
 export default function register(program: Command): void {
@@ -11,5 +11,7 @@ export default function register(program: Command): void {
     .addOption(forksOption())
     .addOption(jsonOption())
     .addOption(verboseOption())
-    .action((inventoryArg: string | undefined, flags: ApplyFlags) => runApplyCommand(inventoryArg, 'down', flags));
+    .action(async (inventoryArg: string | undefined, flags: ApplyFlags) =>
+      (await import('../run/apply.js')).runApplyCommand(inventoryArg, 'down', flags),
+    );
 }

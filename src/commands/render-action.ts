@@ -1,0 +1,44 @@
+// render's work, loaded only when render runs (see render.ts).
+import { InputError } from '../errors.js';
+import { didYouMean } from '../inventory/suggest.js';
+import { planMesh } from '../mesh/plan.js';
+import { redactSecrets } from '../mesh/redact.js';
+import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../mesh/template.js';
+import { loadTemplates, readTemplate } from '../mesh/templates.js';
+import type { NodeFiles } from '../mesh/types.js';
+import { prepareFleet } from '../state/fleet.js';
+import { FILES } from './render.js';
+
+export interface RenderFlags {
+  node: string;
+  file?: (typeof FILES)[number];
+  showSecrets?: boolean;
+  template?: string;
+}
+
+export async function runRender(inventoryArg: string | undefined, flags: RenderFlags): Promise<void> {
+  const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
+  // Rendered before any new keys are saved: a wrong --node or a broken template writes nothing.
+  const { output, privateKey } = await prepareFleet(inventoryArg, log, {}, ({ inventory, state }) => {
+    const plan = planMesh(inventory, state, loadTemplates(inventory));
+    const self = plan.nodes.find((np) => np.node.name === flags.node);
+    if (!self) {
+      const names = plan.nodes.map((np) => np.node.name);
+      throw new InputError(`no node "${flags.node}" in ${inventory.path}${didYouMean(flags.node, names)}`, { field: '--node' });
+    }
+    const text = flags.template
+      ? renderTemplate(compileTemplate(readTemplate(flags.template), flags.template), templateScope(self, sharedScope(plan)))
+      : selectFiles(self.files, flags.file);
+    return { output: text, privateKey: self.keys.privateKey };
+  });
+  process.stdout.write(flags.showSecrets ? output : redactSecrets(output, [privateKey]));
+}
+
+function selectFiles(files: NodeFiles, only: RenderFlags['file']): string {
+  if (only) {
+    const text = files[only];
+    if (text === undefined) throw new InputError('babeld is disabled in this inventory', { field: '--file' });
+    return text;
+  }
+  return FILES.filter((f) => files[f] !== undefined).map((f) => `==> ${f} <==\n${files[f]}`).join('\n');
+}
