@@ -28,7 +28,8 @@ interface Cell {
  */
 export function analyzeMesh(plan: Plan, selected: readonly string[], probes: ReadonlyMap<string, NodeProbe>): MeshHealth {
   const wanted = new Set(selected);
-  for (const name of wanted) if (!plan.nodes.some((np) => np.node.name === name)) throw new Error(`status: ${name} is not in the plan`);
+  const planned = new Set(plan.nodes.map((np) => np.node.name));
+  for (const name of wanted) if (!planned.has(name)) throw new Error(`status: ${name} is not in the plan`);
   const rows = plan.nodes.filter((np) => wanted.has(np.node.name));
   const peers = plan.nodes.map((np) => np.node.name);
   const babeld = plan.mesh.babeld.enabled;
@@ -40,10 +41,12 @@ export function analyzeMesh(plan: Plan, selected: readonly string[], probes: Rea
     if (probe.kind === 'report' && probe.report.ok) reports.set(np.node.name, probe.report);
   }
 
-  const cells = rows.flatMap((np) => peers.map((peer) => cellOf(np, peer, reports.get(np.node.name), babeld)));
+  // Indexed per node, so a 1,000-node mesh (a million cells) is analysed in linear time.
+  const cellsByNode = new Map(rows.map((np) => [np.node.name, cellsOf(np, peers, reports.get(np.node.name), babeld)]));
+  const cells = [...cellsByNode.values()].flat();
   markOneSided(cells);
 
-  const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cells));
+  const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!));
   const links = cells.map((c) => c.health);
   const healthy =
     nodes.every((n) => n.error === undefined && !n.drift) &&
@@ -57,25 +60,38 @@ export function analyzeMesh(plan: Plan, selected: readonly string[], probes: Rea
     faults,
     silent: new Set(peers.filter((p) => wanted.has(p) && !reports.has(p))),
     babeldStopped: new Set([...reports].filter(([, r]) => babeld && !r.babel.running).map(([name]) => name)),
-    bare: new Set(nodes.filter((n) => n.linksExpected > 0 && allMissing(n.node, cells)).map((n) => n.node)),
+    bare: new Set(nodes.filter((n) => n.linksExpected > 0 && allMissing(cellsByNode.get(n.node)!)).map((n) => n.node)),
   });
 
   return { healthy, exitCode: healthy ? 0 : 1, handshakeFreshSeconds: HANDSHAKE_FRESH_SECONDS, babeld, nodes, peers, links, problems };
 }
 
-function cellOf(np: NodePlan, peer: string, report: StatusReport | undefined, babeld: boolean): Cell {
-  const from = np.node.name;
-  const link = np.links.find((l) => l.peer === peer);
+/** The row of `np`: one cell per plan node. */
+function cellsOf(np: NodePlan, peers: string[], report: StatusReport | undefined, babeld: boolean): Cell[] {
+  const linkTo = new Map(np.links.map((l) => [l.peer, l]));
+  const stateOf = new Map(report?.links.map((l) => [l.name, l]));
+  const live = new Set(report?.babel.neighbours.filter(isLive).map((n) => n.interface));
+  return peers.map((peer) => cellOf(np.node.name, peer, linkTo.get(peer), report && { report, stateOf, live }, babeld));
+}
+
+interface Facts {
+  report: StatusReport;
+  stateOf: Map<string, StatusReport['links'][number]>;
+  /** Interfaces with a live babel neighbour. */
+  live: Set<string>;
+}
+
+function cellOf(from: string, peer: string, link: Link | undefined, facts: Facts | undefined, babeld: boolean): Cell {
   if (!link) return { health: { from, to: peer, status: 'not-expected', oneSided: false } };
   const base = { from, to: peer, oneSided: false, interface: link.name };
-  if (!report) return { health: { ...base, status: 'unknown' }, link };
+  if (!facts) return { health: { ...base, status: 'unknown' }, link };
 
-  const state = report.links.find((l) => l.name === link.name);
+  const state = facts.stateOf.get(link.name);
   if (!state) {
     const fault: Fault = { kind: 'missing' };
     return { health: { ...base, status: 'missing', fault: fault.kind, reason: describeFault(fault) }, fault, link };
   }
-  const fault = linkFault(link, state, report, babeld);
+  const fault = linkFault(link, state, facts, babeld);
   const status: LinkStatus = fault ? 'stale' : 'up';
   const health: LinkHealth = { ...base, status, handshakeAge: state.handshakeAge };
   if (fault) Object.assign(health, { fault: fault.kind, reason: describeFault(fault) });
@@ -83,13 +99,13 @@ function cellOf(np: NodePlan, peer: string, report: StatusReport | undefined, ba
 }
 
 /** The first thing that keeps an existing interface from carrying the mesh, most fundamental first. */
-function linkFault(link: Link, state: StatusReport['links'][number], report: StatusReport, babeld: boolean): Fault | undefined {
+function linkFault(link: Link, state: StatusReport['links'][number], facts: Facts, babeld: boolean): Fault | undefined {
   if (state.publicKey !== link.peerPublicKey) return { kind: 'wrong-peer-key', actual: state.publicKey, planned: link.peerPublicKey };
   if (state.listenPort !== link.listenPort) return { kind: 'wrong-listen-port', actual: state.listenPort, planned: link.listenPort };
   if (!state.up) return { kind: 'down' };
   if (state.handshakeAge === null || state.handshakeAge > HANDSHAKE_FRESH_SECONDS) return { kind: 'no-handshake', age: state.handshakeAge };
-  if (babeld && !report.babel.neighbours.some((n) => n.interface === link.name && isLive(n))) {
-    return { kind: 'no-neighbour', babeldRunning: report.babel.running };
+  if (babeld && !facts.live.has(link.name)) {
+    return { kind: 'no-neighbour', babeldRunning: facts.report.babel.running };
   }
   return undefined;
 }
@@ -110,11 +126,11 @@ function markOneSided(cells: Cell[]): void {
   }
 }
 
-function allMissing(node: string, cells: Cell[]): boolean {
-  return cells.every((c) => c.health.from !== node || c.health.status === 'missing' || c.health.status === 'not-expected');
+function allMissing(row: Cell[]): boolean {
+  return row.every((c) => c.health.status === 'missing' || c.health.status === 'not-expected');
 }
 
-function nodeHealth(np: NodePlan, probe: NodeProbe, cells: Cell[]): NodeHealth {
+function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
   const node = np.node.name;
   const linksExpected = np.links.length;
   const unreported = (reachable: boolean, error: string): NodeHealth => ({
@@ -131,7 +147,7 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, cells: Cell[]): NodeHealth {
   return {
     node,
     reachable: true,
-    linksUp: cells.filter((c) => c.health.from === node && c.health.status === 'up').length,
+    linksUp: row.filter((c) => c.health.status === 'up').length,
     linksExpected,
     babelNeighbours: r.babel.neighbours.filter(isLive).length,
     routes: r.babel.routes,
