@@ -1,12 +1,12 @@
 // The keygen and render commands end to end through the real CLI (no network, temp files only).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { readState } from '../../src/state/store.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
@@ -15,8 +15,10 @@ function cli(...args: string[]) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+const newDir = tempDirs('rf-cli-');
+
 function fleetDir(yaml: string): { dir: string; inv: string; state: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'rf-cli-'));
+  const dir = newDir();
   const inv = join(dir, 'fleet.yaml');
   writeFileSync(inv, yaml);
   return { dir, inv, state: join(dir, 'fleet.state.toml') };

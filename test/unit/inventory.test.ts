@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { homedir, tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../src/errors.js';
 import { DEFAULT_BABELD_TEMPLATE, loadInventory, parseInventory, resolveInventoryPath } from '../../src/inventory/load.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const FILE = '/fleet/inv.yaml';
 
@@ -162,7 +163,7 @@ test('resolveInventoryPath: argument, then $RAIT_FLEET_INVENTORY, then ./invento
 });
 
 test('loadInventory: a missing file is an InputError naming it', () => {
-  const file = join(mkdtempSync(join(tmpdir(), 'rf-inv-')), 'none.yaml');
+  const file = join(tempDirs('rf-inv-')(), 'none.yaml');
   assert.throws(() => loadInventory(file), (e: unknown) => e instanceof InputError && e.message.startsWith(file));
   writeFileSync(file, ONE_NODE);
   assert.equal(loadInventory(file).nodes.length, 1);

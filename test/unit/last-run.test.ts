@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
@@ -18,6 +17,9 @@ import {
   type LastRun,
 } from '../../src/run/last-run.js';
 import type { NodeOutcome } from '../../src/run/outcome.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const newDir = tempDirs('rf-last-run-');
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-01T00:01:00.000Z';
@@ -78,7 +80,7 @@ test('format -> parse round-trips; damaged records are InputErrors naming file a
 });
 
 test('the record on disk: absent, written 0600 without temp files, and required by --retry-failed', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rf-last-run-'));
+  const dir = newDir();
   const path = join(dir, 'fleet.state.toml.last-run.json');
   assert.equal(readLastRun(path), undefined);
   assert.throws(() => selectFailed(path, nodes('n1')), (e: unknown) => e instanceof InputError && /--retry-failed: no previous deploy/.test(e.message));

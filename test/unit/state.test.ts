@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
@@ -9,8 +8,9 @@ import { formatState, parseState } from '../../src/state/codec.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/state/keys.js';
 import { readState, withStateLock, writeState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const tmp = (): string => mkdtempSync(join(tmpdir(), 'rf-state-'));
+const tmp = tempDirs('rf-state-');
 
 function keysFor(sendPort: number) {
   const privateKey = generatePrivateKey();
