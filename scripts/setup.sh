@@ -13,6 +13,7 @@ packages=(
   diffutils                        # deploy --check shows unified diffs
   nftables                         # fault tests drop a node's packets
   shellcheck                       # lints the agent script
+  sudo                             # e2e tests of become: true (agent run through sudo -n)
 )
 ./scripts/apt-install.sh "${packages[@]}"
 npm ci --no-audit --no-fund

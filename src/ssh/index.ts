@@ -3,4 +3,4 @@ export { closeAll, connect, Connection, SSH_CONFIG_ENV, type ConnectOptions } fr
 export { isUnreachable, SshError, type SshErrorKind } from './errors.js';
 export { DEFAULT_MAX_OUTPUT, type ExecOptions, type ExecResult } from './exec.js';
 export { loadCredentials, PASSPHRASE_ENV } from './identity.js';
-export { isSudoPasswordError, SUDO_PASSWORD_HINT } from './sudo.js';
+export { isSudoPasswordError } from './sudo.js';

@@ -2,6 +2,3 @@
 export function isSudoPasswordError(stderr: string): boolean {
   return /sudo: (a password is required|a terminal is required)/.test(stderr);
 }
-
-export const SUDO_PASSWORD_HINT =
-  'sudo needs a password on this node; allow passwordless sudo for the SSH user (NOPASSWD) or connect as root';

@@ -1,0 +1,129 @@
+// Two SSH features of issue 4 against a real 2-node lab: `become: true` (a non-root SSH user whose agent
+// runs through `sudo -n`) and authentication through an ssh-agent (SSH_AUTH_SOCK). Runs as root.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
+import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
+import { readState } from '../../src/state/store.js';
+import { editInventory, outcomes, runCli } from './cli-helpers.js';
+
+const run = promisify(execFile);
+
+/** The SSH user `become` is tested with; its home is in the node's private /tmp (/home is the host's). */
+const USER = 'op';
+const SUDO_LOG = '/tmp/sudo.log';
+
+async function nodeSh(lab: Lab, node: string, script: string): Promise<string> {
+  const r = await labExec(lab, node, ['sh', '-ec', script]);
+  assert.equal(r.code, 0, `${node}: ${script}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/** Names of the managed (rait*, ifgroup 54) links on a node. */
+async function managedLinks(lab: Lab, node: string): Promise<string[]> {
+  // ip -j may add entries without an ifname (its listing of a netns, for one).
+  const links = JSON.parse((await nodeSh(lab, node, 'ip -j link show group 54')) || '[]') as { ifname?: string }[];
+  return links.flatMap((l) => (l.ifname?.startsWith('rait') ? [l.ifname] : [])).sort();
+}
+
+/** Creates USER in the node's own /etc (an overlay) with the lab key authorized and passwordless sudo. */
+async function addSudoUser(lab: Lab, node: string): Promise<void> {
+  await nodeSh(lab, node, `
+    # -p '*': no password, but not locked ('!'), which sshd without PAM would refuse even for keys.
+    useradd -M -d /tmp/${USER} -s /bin/sh -p '*' ${USER}
+    mkdir -p /tmp/${USER}/.ssh
+    cp /root/.ssh/authorized_keys /tmp/${USER}/.ssh/authorized_keys
+    chown -R ${USER}: /tmp/${USER}
+    chmod 700 /tmp/${USER} /tmp/${USER}/.ssh
+    # Every command sudo runs for ${USER}, one line each: shows what was on sudo's command line.
+    echo 'Defaults:${USER} logfile=${SUDO_LOG}, loglinelen=0' >/etc/sudoers.d/${USER}-log
+    echo '${USER} ALL=(root) NOPASSWD: ALL' >/etc/sudoers.d/${USER}
+    chmod 0440 /etc/sudoers.d/${USER}-log /etc/sudoers.d/${USER}
+    visudo -c >/dev/null`);
+}
+
+describe('SSH features of issue 4 on a 2-node lab', () => {
+  const work = mkdtempSync(join(tmpdir(), 'rf-auth-e2e-'));
+  const inventory = join(work, 'lab.yaml');
+  const hostPasswd = readFileSync('/etc/passwd', 'utf8');
+  let lab: Lab | undefined;
+  let agentPid: number | undefined;
+
+  const expectedLinks = (node: string): string[] => {
+    const state = readState(inventory.replace(/\.yaml$/, '.state.toml'));
+    return lab!.nodes.filter((n) => n.name !== node).map((n) => `rait${state.nodes[n.name]!.sendPort}`).sort();
+  };
+
+  before(async () => {
+    lab = await labUp({ nodes: 2, name: `a${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
+  });
+  after(async () => {
+    if (agentPid !== undefined) {
+      try {
+        process.kill(agentPid);
+      } catch {
+        // already gone
+      }
+    }
+    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it('become: deploys n1 as a non-root user through sudo -n, the private key only on stdin', async () => {
+    await addSudoUser(lab!, 'n1');
+    assert.equal(readFileSync('/etc/passwd', 'utf8'), hostPasswd, 'useradd in the node must not touch the host /etc/passwd');
+    editInventory(inventory, (doc) => {
+      doc.setIn(['nodes', 'n1', 'ssh', 'user'], USER);
+      doc.setIn(['nodes', 'n1', 'ssh', 'become'], true);
+    });
+
+    const r = await runCli(['deploy', inventory, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const o of outcomes(r.stdout).values()) assert.equal(o.result, 'changed', `${o.node}: ${o.error}`);
+    for (const node of ['n1', 'n2']) assert.deepEqual(await managedLinks(lab!, node), expectedLinks(node));
+
+    // sudo ran the agent as root for op, and its command line was the fixed words: the payload came on stdin.
+    const log = await nodeSh(lab!, 'n1', `cat ${SUDO_LOG}`);
+    assert.match(log, new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- deploy$`, 'm'), log);
+    const privateKey = readState(inventory.replace(/\.yaml$/, '.state.toml')).nodes['n1']!.privateKey;
+    assert.ok(!log.includes(privateKey), 'the private key must not be on sudo\'s command line');
+  });
+
+  it('become: a sudo that wants a password fails n1 with a clear message, n2 still deploys', async () => {
+    await nodeSh(lab!, 'n1', `rm /etc/sudoers.d/${USER}`);
+    const r = await runCli(['deploy', inventory, '--json']);
+    assert.notEqual(r.code, 0, r.stdout);
+    const byNode = outcomes(r.stdout);
+    assert.equal(byNode.get('n1')?.result, 'failed');
+    assert.match(byNode.get('n1')?.error ?? '', new RegExp(`sudo .*wants a password.*${USER}`));
+    assert.equal(byNode.get('n2')?.result, 'unchanged', byNode.get('n2')?.error);
+  });
+
+  it('ssh-agent: authenticates through SSH_AUTH_SOCK when the identity file does not exist', async () => {
+    const socket = join(work, 'agent.sock');
+    const started = await run('ssh-agent', ['-a', socket, '-s']);
+    agentPid = Number(/SSH_AGENT_PID=(\d+)/.exec(started.stdout)?.[1]);
+    assert.ok(Number.isInteger(agentPid), started.stdout);
+    await run('ssh-add', ['-q', lab!.keyFile], { env: { ...process.env, SSH_AUTH_SOCK: socket } });
+
+    const missing = join(work, 'no-such-key');
+    editInventory(inventory, (doc) => {
+      doc.deleteIn(['nodes', 'n1', 'ssh']);
+      doc.setIn(['ssh', 'identity_file'], missing);
+    });
+    // Without the agent the same inventory cannot log in: the agent is what makes the next run work.
+    const without = await runCli(['deploy', inventory, '--json'], { SSH_AUTH_SOCK: '' });
+    assert.notEqual(without.code, 0, without.stdout);
+    for (const o of outcomes(without.stdout).values()) assert.match(o.error ?? '', /not found and no ssh-agent/, o.node);
+
+    const r = await runCli(['deploy', inventory, '--json'], { SSH_AUTH_SOCK: socket });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const o of outcomes(r.stdout).values()) assert.ok(['changed', 'unchanged'].includes(o.result), `${o.node}: ${o.error}`);
+    for (const node of ['n1', 'n2']) assert.deepEqual(await managedLinks(lab!, node), expectedLinks(node));
+  });
+});
