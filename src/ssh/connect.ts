@@ -14,6 +14,7 @@ import { applyHostKeyPolicy, readKnownHosts } from './host-key-policy.js';
 import { hostKeyAlgorithms, knownKeyTypes } from './host-keys.js';
 import { loadCredentials, type Credentials } from './identity.js';
 import { hostConfigFrom, resolveTarget, type Endpoint, type HostConfig } from './target.js';
+import { parsedFile } from './file-cache.js';
 
 export interface ConnectOptions {
   /** Passphrase for an encrypted identity file (else RAIT_FLEET_SSH_PASSPHRASE, else a prompt on a TTY). */
@@ -74,12 +75,7 @@ export function closeAll(): void {
 }
 
 function readHostConfig(path: string): HostConfig {
-  try {
-    return hostConfigFrom(readFileSync(path, 'utf8'));
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return () => ({});
-    throw e;
-  }
+  return parsedFile(path, () => readFileSync(path, 'utf8'), hostConfigFrom, () => ({}));
 }
 
 interface Dialer {

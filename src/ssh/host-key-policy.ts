@@ -1,6 +1,7 @@
 /** Applies host_key_checking to a presented host key: reads known_hosts, and for accept-new appends to it. */
 import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { parsedFile } from './file-cache.js';
 import type { HostKeyChecking } from '../inventory/types.js';
 import {
   checkHostKey,
@@ -13,12 +14,7 @@ import {
 } from './host-keys.js';
 
 export function readKnownHosts(path: string): KnownHostEntry[] {
-  try {
-    return parseKnownHosts(readFileSync(path, 'utf8'), path);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw e;
-  }
+  return parsedFile(path, () => readFileSync(path, 'utf8'), (text) => parseKnownHosts(text, path), []);
 }
 
 /** Returns undefined when the key is accepted, else the reason it is refused (for an SshError 'host-key'). */
