@@ -1,9 +1,7 @@
 // status's work, loaded only when status runs (see status.ts).
 import { prepareFleet } from '../state/fleet.js';
-import { loadTemplates } from '../mesh/templates.js';
-import { planMesh, renderFilesOf } from '../mesh/plan.js';
-import { selectNodes } from '../inventory/select.js';
-import type { OutputMode } from '../run/fleet.js';
+import { progressOutput } from '../run/fleet.js';
+import { planSelection } from '../run/plan-selection.js';
 import { collectStatus } from '../status/collect.js';
 import { analyzeMesh } from '../status/analyze.js';
 import { formatStatus, statusDocument } from '../status/format.js';
@@ -21,18 +19,13 @@ const CLEAR_SCREEN = '\x1b[H\x1b[2J';
 
 export async function runStatus(inventoryArg: string | undefined, flags: StatusFlags): Promise<void> {
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
-  // The plan covers the whole inventory, so a --limit'ed node is still checked against every peer.
-  // Both are made before new keys are saved: a wrong --limit writes nothing.
-  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, ({ inventory, state }) => {
-    const plan = planMesh(inventory, state, loadTemplates(inventory));
-    const selected = selectNodes(inventory, flags.limit);
-    renderFilesOf(plan, selected); // their hashes are compared with the nodes' files
-    return { plan, selected };
-  });
+  // Made before new keys are saved (a wrong --limit writes nothing); a --limit'ed node is still checked
+  // against every peer, and its rendered files' hashes against the files on the node.
+  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, (fleet) => planSelection(fleet, flags.limit));
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.
-  const output: OutputMode = flags.json || watching ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+  const output = progressOutput(Boolean(flags.json) || watching);
 
   const round = async (): Promise<number> => {
     const probes = await collectStatus(plan, selected, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });

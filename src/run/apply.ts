@@ -1,13 +1,10 @@
 // deploy, deploy --check and down: plan from the whole inventory, run the agent on the selected
 // nodes in parallel, print one outcome per node and set the exit code.
 import { runWithFleetLock, type Fleet } from '../state/fleet.js';
-import type { Inventory, Node } from '../inventory/types.js';
-import type { Plan } from '../mesh/types.js';
-import { loadTemplates } from '../mesh/templates.js';
-import { planMesh, renderFilesOf } from '../mesh/plan.js';
-import { selectNodes } from '../inventory/select.js';
+import type { Inventory } from '../inventory/types.js';
 import { EXIT_FAILED, EXIT_OK } from '../errors.js';
-import type { OutputMode } from './fleet.js';
+import { progressOutput } from './fleet.js';
+import { planSelection, type PlanSelection } from './plan-selection.js';
 import { runAgentOnFleet } from './agent-task.js';
 import { allSucceeded, outcomeOf } from './outcome.js';
 import { formatCheck, formatSummary } from './summary.js';
@@ -31,22 +28,16 @@ export async function runApplyCommand(inventoryArg: string | undefined, mode: Ap
   return runWithFleetLock(inventoryArg, note, (fleet) => prepareApply(fleet, flags.limit), (p) => applyPrepared(p, mode, flags, note));
 }
 
-interface PreparedApply {
+interface PreparedApply extends PlanSelection {
   inventory: Inventory;
-  plan: Plan;
-  limited: Node[];
 }
 
-function prepareApply({ inventory, state }: Fleet, limit: string | undefined): PreparedApply {
-  // Every plan covers the whole inventory: --limit narrows where we push, never who is a peer.
-  const plan = planMesh(inventory, state, loadTemplates(inventory));
-  const limited = selectNodes(inventory, limit);
-  renderFilesOf(plan, limited);
-  return { inventory, plan, limited };
+function prepareApply(fleet: Fleet, limit: string | undefined): PreparedApply {
+  return { inventory: fleet.inventory, ...planSelection(fleet, limit) };
 }
 
 async function applyPrepared(
-  { inventory, plan, limited }: PreparedApply,
+  { inventory, plan, selected: limited }: PreparedApply,
   mode: ApplyMode,
   flags: ApplyFlags,
   note: (m: string) => void,
@@ -59,7 +50,7 @@ async function applyPrepared(
     return;
   }
   if (mode === 'deploy') recordStart(record, selected.map((n) => n.name));
-  const output: OutputMode = flags.json ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+  const output = progressOutput(Boolean(flags.json));
   const results = await runAgentOnFleet(plan, selected, mode, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
   const outcomes = selected.map((n) => outcomeOf(n.name, results.get(n.name)!));
   if (mode === 'deploy') recordEnd(record, outcomes);

@@ -11,6 +11,11 @@ export type { NodeResult, StepReporter } from './node-result.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
+/** listr2 on a terminal, plain lines elsewhere, nothing when stdout carries a JSON document (or a redrawn screen). */
+export function progressOutput(quiet: boolean): OutputMode {
+  return quiet ? 'json' : process.stderr.isTTY ? 'tty' : 'plain';
+}
+
 export interface FleetOptions {
   forks: number;
   output: OutputMode;
