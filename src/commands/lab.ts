@@ -8,6 +8,11 @@ function parseCount(value: string): number {
   return Number(value);
 }
 
+/** Every lab command but `up` names an existing lab the same way. */
+function existingLab(command: Command): Command {
+  return command.option('--name <name>', 'lab name', DEFAULT_NAME).option('--dir <dir>', 'lab directory (default .lab/<name>)');
+}
+
 export default function register(program: Command): void {
   const lab = program
     .command('lab')
@@ -25,26 +30,17 @@ export default function register(program: Command): void {
     .option('--dir <dir>', 'lab directory (default .lab/<name>)')
     .action(async (flags: UpFlags) => (await import('./lab-action.js')).runLabUp(flags));
 
-  lab
-    .command('down')
+  existingLab(lab.command('down'))
     .description('remove a lab: its processes, namespaces, links, directory and generated inventory (root)')
-    .option('--name <name>', 'lab name', DEFAULT_NAME)
-    .option('--dir <dir>', 'lab directory (default .lab/<name>)')
     .action(async (flags: LabFlags) => (await import('./lab-action.js')).runLabDown(flags));
 
-  lab
-    .command('status')
+  existingLab(lab.command('status'))
     .description('list lab nodes, their addresses and whether each sshd answers')
-    .option('--name <name>', 'lab name', DEFAULT_NAME)
-    .option('--dir <dir>', 'lab directory (default .lab/<name>)')
     .action(async (flags: LabFlags) => (await import('./lab-action.js')).runLabStatus(flags));
 
-  lab
-    .command('exec')
+  existingLab(lab.command('exec'))
     .description("run a command in a lab node's view (its network namespace and private /run), e.g. wg show")
     .argument('<node>', 'node name, e.g. n1')
     .argument('<command...>', 'command and arguments (put -- before options)')
-    .option('--name <name>', 'lab name', DEFAULT_NAME)
-    .option('--dir <dir>', 'lab directory (default .lab/<name>)')
     .action(async (node: string, argv: string[], flags: LabFlags) => (await import('./lab-action.js')).runLabExec(node, argv, flags));
 }
