@@ -1,27 +1,20 @@
 // One node's part of a command: connect, send the agent and its plan, read its report.
 // Shared by deploy, down and status so every command talks to nodes the same way.
-import type { MeshSettings } from '../inventory/types.js';
-import type { NodePlan } from '../mesh/types.js';
+import type { MeshSettings, Node } from '../inventory/types.js';
+import type { NodePlan, Plan } from '../mesh/types.js';
 import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
 import { closeAll, connect, isSudoPasswordError, loadCredentials } from '../ssh/index.js';
-import type { Node } from '../inventory/types.js';
-import type { Plan } from '../mesh/types.js';
 import { runFleet, type NodeResult, type OutputMode } from './fleet.js';
 
-export interface AgentRunOptions {
+interface AgentRunOptions {
   verbose: boolean;
   setStep: (step: string) => void;
   /** Receives the agent's stderr (its `[#] command` trace in verbose mode). */
   onLog?: (text: string) => void;
   /** Bounds the agent's own run once connected. */
   timeoutMs?: number;
-}
-
-export interface AgentRun<R> {
-  report: R;
-  log: string;
 }
 
 const STEP: Record<AgentMode, string> = {
@@ -33,9 +26,8 @@ const STEP: Record<AgentMode, string> = {
 
 let agentScript: string | undefined;
 
-export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: 'status', o: AgentRunOptions): Promise<AgentRun<StatusReport>>;
-export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: 'deploy' | 'check' | 'down', o: AgentRunOptions): Promise<AgentRun<ApplyReport>>;
-export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode, o: AgentRunOptions): Promise<AgentRun<ApplyReport | StatusReport>> {
+/** Runs the agent in `mode` on one node and returns its validated report. */
+async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode, o: AgentRunOptions): Promise<ApplyReport | StatusReport> {
   agentScript ??= loadAgentScript();
   o.setStep('connecting');
   const conn = await connect(np.node);
@@ -53,7 +45,7 @@ export async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode
     if (res.code !== 0) {
       throw new Error(`agent exited with code ${res.code}: ${excerpt(res.stderr || res.stdout)}`);
     }
-    return { report: parseReport(res.stdout, mode), log: res.stderr };
+    return parseReport(res.stdout, mode);
   } finally {
     conn.close();
   }
@@ -89,9 +81,8 @@ export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentM
       const np = byName.get(node.name);
       if (!np) throw new Error(`no plan for ${node.name}`);
       const onLog = o.verbose ? (text: string) => text.split('\n').filter(Boolean).forEach((l) => o.log(`[${node.name}] ${l}`)) : undefined;
-      // The overloads of runAgent narrow the report type; here the caller's overload does.
-      const run = await runAgent(np, plan.mesh, mode as 'deploy', { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs });
-      return run.report;
+      // parseReport checked the reply against `mode`; the overloads above give callers its type.
+      return runAgent(np, plan.mesh, mode, { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs });
     });
   } finally {
     closeAll();
