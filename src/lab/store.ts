@@ -1,5 +1,6 @@
 // Where a lab lives on disk and its record, lab.json (written atomically, read back validated).
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeAtomic } from '../atomic-file.js';
 import { join, resolve } from 'node:path';
 import type { Lab } from './types.js';
 import { DEFAULT_NAME } from './plan.js';
@@ -7,15 +8,8 @@ import { DEFAULT_NAME } from './plan.js';
 export const labDir = (name: string, dir?: string): string => resolve(dir ?? join('.lab', name));
 export const labFile = (dir: string): string => join(dir, 'lab.json');
 
-/** Atomic write (temp + rename) so a crash never leaves a half-written file. */
-export function writeFileAtomic(path: string, text: string, mode = 0o644): void {
-  const tmp = `${path}.tmp${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  renameSync(tmp, path);
-}
-
 export function writeLab(lab: Lab): void {
-  writeFileAtomic(labFile(lab.dir), JSON.stringify(lab, null, 2) + '\n');
+  writeAtomic(labFile(lab.dir), JSON.stringify(lab, null, 2) + '\n', 0o644);
 }
 
 /** Reads `<dir>/lab.json`; undefined when there is none (no lab, or an `up` that died very early). */

@@ -10,7 +10,8 @@ import { BABELD_TEMPLATE, downCommand, isGeneratedInventory, renderInventory } f
 import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, nodeLinkPattern, planLab, validateName } from './plan.js';
 import { assertPrograms, assertRoot, ensureInotifyInstances } from './preflight.js';
-import { labDir, tryReadLab, writeFileAtomic, writeLab } from './store.js';
+import { labDir, tryReadLab, writeLab } from './store.js';
+import { writeAtomic } from '../atomic-file.js';
 import { ipBatch, linkNames, mustRun, namespaceInode, namespaceNames, routeDevices, routesInUse } from './system.js';
 import type { Lab, LabUpOptions } from './types.js';
 
@@ -133,7 +134,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await step(`checked routes to ${lab.subnet} and ${lab.loopbackRanges.join(', ')} go via ${lab.bridge}`, () => assertRoutedViaBridge(lab));
     await step(`started ${lab.nodes.length} sshd, all answering`, () => startNodes(lab, sshd));
     mkdirSync(dirname(inventory), { recursive: true });
-    writeFileAtomic(inventory, renderInventory(lab, BABELD_TEMPLATE, downCommand(lab, labDir(name))));
+    writeAtomic(inventory, renderInventory(lab, BABELD_TEMPLATE, downCommand(lab, labDir(name))), 0o644);
     log(`wrote ${inventory}`);
   } catch (err) {
     log(`lab up failed, removing what it made: ${(err as Error).message}`);

@@ -1,6 +1,6 @@
 // What the last deploy did on each node, kept beside the state file so `deploy --retry-failed` knows
 // which nodes to go back to. No secrets: node names, result words, times and redacted reasons.
-import { readIfExists, writeAtomic } from '../state/secret-file.js';
+import { readIfExists, writeAtomic } from '../atomic-file.js';
 import { InputError } from '../errors.js';
 import type { NodeOutcome } from './outcome.js';
 

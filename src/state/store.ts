@@ -1,5 +1,5 @@
 // The state file on disk: read (validated), atomic 0600 write, and the lock beside it.
-import { readIfExists, writeAtomic } from './secret-file.js';
+import { readIfExists, writeAtomic } from '../atomic-file.js';
 import { formatState, parseState } from './codec.js';
 import { withLockFile, type LockOptions } from './lock.js';
 import type { FleetState } from './types.js';

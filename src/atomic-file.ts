@@ -1,9 +1,9 @@
-// Files the control machine keeps beside the inventory (state, last-run record): read if present,
-// replaced atomically, readable by their owner only.
+// Files the control machine writes (state, last-run record, lab records and inventories): read if
+// present, replaced atomically, by default readable by their owner only.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
-import { InputError } from '../errors.js';
+import { InputError } from './errors.js';
 
 /** The file's text, or undefined when it does not exist; other read errors name the file. */
 export function readIfExists(path: string, what: string): string | undefined {
@@ -15,10 +15,10 @@ export function readIfExists(path: string, what: string): string | undefined {
   }
 }
 
-/** Writes through a 0600 temp file in the same directory, fsync, rename: readers see old or new, never half. */
-export function writeAtomic(path: string, text: string): void {
+/** Writes through a temp file in the same directory, fsync, rename: readers see old or new, never half. */
+export function writeAtomic(path: string, text: string, mode = 0o600): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
+  const fd = openSync(tmp, 'wx', mode);
   try {
     try {
       writeSync(fd, text);
