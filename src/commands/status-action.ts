@@ -12,10 +12,20 @@ export interface StatusFlags {
   forks: number;
   json?: boolean;
   watch?: number;
+  matrix?: boolean;
   verbose?: boolean;
 }
 
 const CLEAR_SCREEN = '\x1b[H\x1b[2J';
+/** Output width when stdout is not a terminal and COLUMNS is unset: about 30 short node names. */
+const PIPE_WIDTH = 160;
+
+function outputWidth(flags: StatusFlags): number {
+  if (flags.matrix) return Infinity;
+  if (process.stdout.isTTY) return process.stdout.columns;
+  const columns = Number(process.env.COLUMNS);
+  return Number.isInteger(columns) && columns > 0 ? columns : PIPE_WIDTH;
+}
 
 export async function runStatus(inventoryArg: string | undefined, flags: StatusFlags): Promise<void> {
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
@@ -36,7 +46,7 @@ export async function runStatus(inventoryArg: string | undefined, flags: StatusF
     } else {
       const redraw = watching && process.stdout.isTTY;
       const header = watching ? `every ${seconds} s, ${new Date().toLocaleTimeString()} — Ctrl-C to stop\n\n` : '';
-      process.stdout.write(`${redraw ? CLEAR_SCREEN : ''}${header}${formatStatus(health)}\n`);
+      process.stdout.write(`${redraw ? CLEAR_SCREEN : ''}${header}${formatStatus(health, { width: outputWidth(flags) })}\n`);
     }
     return health.exitCode;
   };

@@ -9,8 +9,16 @@ const SYMBOL: Record<LinkStatus, string> = { up: 'âœ“', stale: '~', missing: 'âœ
 const ONE_SIDED = '!';
 const LEGEND = `${SYMBOL.up} up  ${ONE_SIDED} up here, broken at the other end  ${SYMBOL.stale} stale  ${SYMBOL.missing} missing  ${SYMBOL['not-expected']} not expected  ${SYMBOL.unknown} unknown`;
 
-export function formatStatus(health: MeshHealth): string {
-  return [nodeTable(health.nodes), '', linkMatrix(health), LEGEND, '', problemList(health)].join('\n');
+export interface FormatOptions {
+  /** Columns the output may use: a wider matrix gives way to the list of links that are not up. */
+  width: number;
+}
+
+export function formatStatus(health: MeshHealth, { width }: FormatOptions = { width: Infinity }): string {
+  const matrix = linkMatrix(health);
+  const fits = matrix.split('\n').every((line) => [...line].length <= width);
+  const links = fits ? matrix : linksNotUp(health, width);
+  return [nodeTable(health.nodes), '', links, LEGEND, '', problemList(health)].join('\n');
 }
 
 function nodeTable(nodes: NodeHealth[]): string {
@@ -31,6 +39,27 @@ function linkMatrix(health: MeshHealth): string {
   const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => symbolOf(cell.get(`${n.node}\0${p}`), cell.get(`${p}\0${n.node}`)))]);
   return formatTable(['from \\ to', ...health.peers], rows);
 }
+
+/**
+ * A big fleet's matrix is too wide to read: one line per node that has links not up, with the same
+ * marks, so a broken pair can still be found at a glance. Healthy rows are left out.
+ */
+function linksNotUp(health: MeshHealth, width: number): string {
+  const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
+  const rows = health.nodes.flatMap((n) => {
+    const marks = health.peers
+      .filter((p) => p !== n.node)
+      .map((p) => [p, symbolOf(cell.get(`${n.node}\0${p}`), cell.get(`${p}\0${n.node}`))] as const)
+      .filter(([, mark]) => mark !== SYMBOL.up && mark !== SYMBOL['not-expected']);
+    if (marks.length === 0) return [];
+    const silent = n.linksUp === null;
+    return [[n.node, silent ? `${SYMBOL.unknown} every peer (did not report)` : marks.map(([p, mark]) => `${mark} ${p}`).join('  ')]];
+  });
+  const head = `links not up (the ${health.peers.length}-node matrix is wider than ${width} columns; --matrix prints it):`;
+  return rows.length === 0 ? `${head}\n  none` : `${head}\n${indent(formatTable(['from', 'to'], rows))}`;
+}
+
+const indent = (text: string): string => text.replace(/^/gm, '  ');
 
 /** A one-sided pair shows the mark on its working end, so the cross marks the end to fix. */
 function symbolOf(link: LinkHealth | undefined, back: LinkHealth | undefined): string {

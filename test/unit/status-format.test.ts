@@ -99,3 +99,40 @@ test('with a plan from the real planner: healthy replies are all up, and --json 
     assert.ok(!json.includes(np.keys.privateKey), `private key of ${np.node.name} leaked into --json`);
   }
 });
+
+test('a matrix wider than the output gives way to one line per node with links not up, same marks', () => {
+  const plan = makePlan(Array.from({ length: 40 }, (_, i) => `node${String(i + 1).padStart(2, '0')}`));
+  const probes = probesFor(
+    plan,
+    (name, r) => {
+      if (name === 'node02') r.links = r.links.filter((l) => l.name !== 'rait50001');
+    },
+    { node40: { kind: 'unreachable', reason: 'connection refused' } },
+  );
+  const health = analyzeMesh(plan, names(plan), probes);
+  const text = formatStatus(health, { width: 120 });
+  assert.ok(text.split('\n').every((line) => [...line].length <= 120), 'no line wider than asked');
+  assert.doesNotMatch(text, /from \\ to/);
+  const section = text.slice(text.indexOf('links not up'), text.indexOf('✓ up'));
+  assert.equal(
+    section,
+    [
+      'links not up (the 40-node matrix is wider than 120 columns; --matrix prints it):',
+      '  from    to',
+      '  node01  ! node02',
+      '  node02  ✗ node01',
+      // The others' ends towards the silent node still work, so only its own row is unknown.
+      '  node40  ? every peer (did not report)',
+      '',
+    ].join('\n'),
+  );
+  // The whole matrix is still there when there is room for it.
+  assert.match(formatStatus(health), /^from \\ to {2}node01/m);
+});
+
+test('the list of links not up of a wide healthy mesh says none', () => {
+  const plan = makePlan(Array.from({ length: 40 }, (_, i) => `n${i + 1}`));
+  const text = formatStatus(analyzeMesh(plan, names(plan), probesFor(plan)), { width: 80 });
+  assert.match(text, /^links not up \(the 40-node matrix is wider than 80 columns; --matrix prints it\):\n {2}none$/m);
+  assert.match(text, /^healthy: 1560 links up, no drift$/m);
+});
