@@ -32,6 +32,8 @@ REMOVED=
 KEPT=
 BABELD=disabled
 BABEL_TOLD=0
+# babeld was stopped because the links moved to another namespace; it starts again beside them.
+BABELD_MOVED=0
 BABELD_PIDFILE=/run/babeld.pid
 OS_RELEASE=${RF_OS_RELEASE:-/etc/os-release}
 
@@ -375,9 +377,9 @@ sync_files() {
 # ---------------------------------------------------------------- links
 
 # Managed interfaces: in our ifgroup and named with our prefix.
-managed_links() {
-	# shellcheck disable=SC2086
-	$IP_IF -o link show group "$P_GROUP" 2>/dev/null |
+managed_links() { # [ip command, default: the interface side's]
+	# shellcheck disable=SC2048,SC2086
+	${*:-$IP_IF} -o link show group "$P_GROUP" 2>/dev/null |
 		awk -v p="$P_PREFIX" '{ n = $2; sub(/:$/, "", n); sub(/@.*/, "", n); if (index(n, p) == 1) print n }'
 }
 
@@ -575,6 +577,67 @@ sync_links() {
 	done
 }
 
+# ---------------------------------------------------------------- placement
+
+# Where the links live: "isolation interface-namespace transit-namespace". It is recorded after
+# each deploy or down, so that a changed placement first removes the links (and stops babeld)
+# where they were: they would keep their names and UDP ports there and block the new ones.
+placement() { printf '%s %s %s\n' "$P_ISOLATION" "${P_IFNS:--}" "${P_TRANSIT:--}"; }
+placement_file() { printf '%s/placement' "$P_CONFIG_DIR"; }
+
+# Read (and checked) before anything changes: OLD_PLACEMENT is empty when nothing is to move.
+OLD_PLACEMENT=
+read_old_placement() {
+	[ -r "$(placement_file)" ] || return 0
+	read -r old_iso old_ifns old_tr <"$(placement_file)" || :
+	[ "$old_iso $old_ifns $old_tr" = "$(placement)" ] && return 0
+	case $old_iso in none | netns | vrf) ;; *) die "$(placement_file): unreadable placement record; remove it" ;; esac
+	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$(placement_file): bad namespace name; remove it"
+	OLD_PLACEMENT="$old_iso $old_ifns $old_tr"
+}
+
+leave_old_placement() {
+	[ -n "$OLD_PLACEMENT" ] || return 0
+	say "links move from '$OLD_PLACEMENT' to '$(placement)': removing them where they were"
+	old_ip=ip
+	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && old_ip="ip -n $old_ifns"
+	if [ "$P_BABELD" = 1 ] && babeld_pid >/dev/null; then
+		stop_babeld
+		BABELD_MOVED=1
+	fi
+	# shellcheck disable=SC2086
+	for name in $(managed_links $old_ip); do
+		cmd $old_ip link del dev "$name"
+		REMOVED="$REMOVED $name"
+	done
+	# shellcheck disable=SC2086
+	[ "$WG_IMPL" = wireguard-go ] && [ "$DRY" = 0 ] && wait_wireguard_go_gone $REMOVED
+	return 0
+}
+
+# wireguard-go exits a moment after its link is deleted; until then it holds the link's UAPI
+# socket and UDP port, which the same link at its new place needs.
+wait_wireguard_go_gone() { # names...
+	for name; do
+		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+			wg show "$name" listen-port >/dev/null 2>&1 || continue 2
+			sleep 0.1 2>/dev/null || sleep 1
+		done
+		die "wireguard-go for $name did not exit after its link was deleted"
+	done
+}
+
+record_placement() {
+	[ "$DRY" = 1 ] && return 0
+	[ -d "$P_CONFIG_DIR" ] || return 0
+	[ "$(cat "$(placement_file)" 2>/dev/null)" = "$(placement)" ] && return 0
+	tmp=$(mktemp "$P_CONFIG_DIR/.placement.XXXXXX") || die "cannot create a temporary file in $P_CONFIG_DIR"
+	INSTALL_TMP=$tmp
+	{ placement >"$tmp" && chmod 0644 "$tmp"; } || die "cannot write $tmp"
+	cmd mv -f "$tmp" "$(placement_file)"
+	INSTALL_TMP=
+}
+
 # ---------------------------------------------------------------- VRF isolation
 
 # "master" when links belong to an interface VRF (a diff word for configure_link).
@@ -704,6 +767,12 @@ babel_forget() { # names...
 # also a kept link babeld lost (e.g. flushed by hand) is added again.
 sync_babeld() {
 	[ "$P_BABELD" = 1 ] || return 0
+	if [ "$BABELD_MOVED" = 1 ]; then
+		if [ "$MODE" = down ]; then babeld_result stopped; return; fi
+		start_babeld
+		babeld_result restarted
+		return
+	fi
 	if ! babeld_running; then
 		if [ "$MODE" = down ]; then BABELD=not-running; return; fi
 		start_babeld
@@ -896,18 +965,23 @@ main() {
 	stage_payload
 	read_plan
 	check_requirements
+	[ "$MODE" = status ] || read_old_placement
 	case $MODE in
 	status) status ;;
 	down)
 		P_LINKS=
 		P_NAMES=
+		leave_old_placement
 		sync_links
 		sync_babeld
+		record_placement
 		;;
 	*)
 		sync_files
+		leave_old_placement
 		sync_links
 		sync_babeld
+		record_placement
 		;;
 	esac
 	report

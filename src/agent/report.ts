@@ -33,8 +33,9 @@ export interface ApplyReport {
   links: LinkChanges;
   /**
    * What was done to babeld: started | updated (interfaces added/flushed over its socket) | restarted
-   * (no socket client) | stopped (down left it no interface) | unchanged | not-running (down) | disabled;
-   * check mode says what it would do: would-start | would-update | would-restart | would-stop.
+   * (no socket client, or the links moved to another namespace) | stopped (down left it no interface)
+   * | unchanged | not-running (down) | disabled; check mode prefixes what it would do with "would-"
+   * (would-started, would-updated, would-restarted, would-stopped).
    */
   babeld: string;
 }

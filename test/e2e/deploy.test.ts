@@ -218,21 +218,57 @@ describe('deploy with netns isolation', () => {
   let inventory: string;
   const ns = 'overlay';
 
+  const isolate = (on: boolean): void =>
+    editInventory(inventory, (doc) => {
+      doc.setIn(['mesh', 'isolation'], on ? 'netns' : 'none');
+      doc.setIn(['mesh', 'interface_namespace'], on ? ns : '');
+    });
+  /** The network namespace babeld runs in, as the inode link of /proc/PID/ns/net. */
+  const babeldNetns = async (node: string): Promise<string> => {
+    const r = await labExec(lab, node, ['sh', '-c', 'readlink /proc/"$(cat /run/babeld.pid)"/ns/net']);
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim();
+  };
+  const netnsOf = async (node: string, netns?: string): Promise<string> =>
+    (await labExec(lab, node, [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'readlink', '/proc/self/ns/net'])).stdout.trim();
+
   before(async () => {
     ({ lab, inventory } = await startLab(3, work, 'netns'));
-    editInventory(inventory, (doc) => {
-      doc.setIn(['mesh', 'isolation'], 'netns');
-      doc.setIn(['mesh', 'interface_namespace'], ns);
-    });
   });
   after(async () => {
     if (lab) await labDown(lab.name, lab.dir).catch(() => {});
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('puts the links in the interface namespace, sockets outside, and routes loopbacks there', async () => {
-    const r = await runCli(['deploy', inventory]);
+  it('switching a deployed mesh to netns moves its links and babeld into the namespace', async () => {
+    const plain = await runCli(['deploy', inventory]);
+    assert.equal(plain.code, 0, plain.stderr + plain.stdout);
+    const names = new Map(await Promise.all(lab.nodes.map(async (n) => [n.name, [...(await managedLinks(lab, n.name)).keys()].sort()] as const)));
+    isolate(true);
+
+    const check = await runCli(['deploy', inventory, '--check', '--json']);
+    assert.equal(check.code, 0, check.stderr);
+    for (const n of lab.nodes) {
+      const o = outcomes(check.stdout).get(n.name)!;
+      assert.deepEqual([o.links!.removed, o.links!.added, o.babeld], [names.get(n.name), names.get(n.name), 'would-restarted'], n.name);
+      assert.deepEqual([...(await managedLinks(lab, n.name)).keys()].sort(), names.get(n.name), `--check moved ${n.name}'s links`);
+    }
+
+    const r = await runCli(['deploy', inventory, '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const n of lab.nodes) {
+      const o = outcomes(r.stdout).get(n.name)!;
+      assert.deepEqual([o.links!.removed, o.links!.added, o.babeld], [names.get(n.name), names.get(n.name), 'restarted'], n.name);
+      assert.equal((await managedLinks(lab, n.name)).size, 0, `${n.name} kept links outside ${ns}`);
+      assert.deepEqual([...(await managedLinks(lab, n.name, ns)).keys()].sort(), names.get(n.name));
+      assert.equal(await babeldNetns(n.name), await netnsOf(n.name, ns), `${n.name}'s babeld is not in ${ns}`);
+    }
+  });
+
+  it('puts the links in the interface namespace, sockets outside, and routes loopbacks there', async () => {
+    const r = await runCli(['deploy', inventory, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const o of outcomes(r.stdout).values()) assert.equal(o.result, 'unchanged', `${o.node}: ${JSON.stringify(o)}`);
     for (const n of lab.nodes) {
       assert.equal((await managedLinks(lab, n.name, ns)).size, 2, `${n.name} links in ${ns}`);
       assert.equal((await managedLinks(lab, n.name)).size, 0, `${n.name} links outside ${ns}`);
@@ -242,8 +278,20 @@ describe('deploy with netns isolation', () => {
       await labExec(lab, n.name, ['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
     assert.deepEqual(await allLoopbacksAnswer(lab, ns), []);
+  });
+
+  it('switching back to no isolation brings them out again, and down removes them there', async () => {
+    isolate(false);
+    const r = await runCli(['deploy', inventory, '--json']);
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    for (const n of lab.nodes) {
+      assert.equal(outcomes(r.stdout).get(n.name)!.babeld, 'restarted');
+      assert.equal((await managedLinks(lab, n.name, ns)).size, 0, `${n.name} kept links in ${ns}`);
+      assert.equal((await managedLinks(lab, n.name)).size, 2, n.name);
+      assert.equal(await babeldNetns(n.name), await netnsOf(n.name));
+    }
     const down = await runCli(['down', inventory]);
     assert.equal(down.code, 0, down.stderr + down.stdout);
-    for (const n of lab.nodes) assert.equal((await managedLinks(lab, n.name, ns)).size, 0);
+    for (const n of lab.nodes) assert.equal((await managedLinks(lab, n.name)).size, 0);
   });
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MeshSettings } from '../../src/inventory/types.js';
@@ -32,9 +32,21 @@ const FAKE_WG = `#!/bin/sh
 echo "wg $*" >>"$SHIM_LOG"
 `;
 
-interface Run { report: ApplyReport; log: string; stderr: string }
+/** placement: the node's placement record after the run (undefined: none). */
+interface Run { report: ApplyReport; log: string; stderr: string; placement?: string }
 
-function runAgent(opts: { mesh: MeshSettings; mode?: AgentMode; files?: Partial<NodePlan['files']>; osRelease?: string; without?: string[]; env?: Record<string, string> }): Run {
+interface AgentRun {
+  mesh: MeshSettings;
+  mode?: AgentMode;
+  files?: Partial<NodePlan['files']>;
+  osRelease?: string;
+  without?: string[];
+  env?: Record<string, string>;
+  /** The placement record the node has before the run. */
+  placement?: string;
+}
+
+function runAgent(opts: AgentRun): Run {
   const dir = mkdtempSync(join(tmpdir(), 'rf-agent-'));
   try {
     const bin = join(dir, 'bin');
@@ -50,6 +62,11 @@ function runAgent(opts: { mesh: MeshSettings; mode?: AgentMode; files?: Partial<
     }
     writeFileSync(join(dir, 'os-release'), opts.osRelease ?? 'ID=debian\n');
     const mesh = { ...opts.mesh, configDir: join(dir, 'etc') };
+    const placementFile = join(mesh.configDir, 'placement');
+    if (opts.placement !== undefined) {
+      mkdirSync(mesh.configDir);
+      writeFileSync(placementFile, opts.placement);
+    }
     const mode = opts.mode ?? 'deploy';
     const r = spawnSync('/bin/sh', ['-s', '--', mode, '-v'], {
       input: buildPayload(samplePlan(opts.files), mesh, mode, loadAgentScript()),
@@ -57,7 +74,8 @@ function runAgent(opts: { mesh: MeshSettings; mode?: AgentMode; files?: Partial<
     });
     assert.equal(r.status, 0, `agent exit ${r.status}: ${r.stderr}`);
     const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
-    return { report: parseReport(r.stdout.toString(), mode) as ApplyReport, log, stderr: r.stderr.toString() };
+    const placement = existsSync(placementFile) ? readFileSync(placementFile, 'utf8') : undefined;
+    return { report: parseReport(r.stdout.toString(), mode) as ApplyReport, log, stderr: r.stderr.toString(), placement };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -127,3 +145,28 @@ test('babeld enabled but not installed: ok:false naming babeld', () => {
   assert.equal(report.ok, false);
   assert.match(report.error!, /missing program babeld: install package babeld \(debian\)/);
 });
+
+test('placement: recorded after a deploy, not by check mode', () => {
+  assert.equal(runAgent({ mesh: noBabel() }).placement, 'none - -\n');
+  assert.equal(runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl' }) }).placement, 'vrf vrf-ovl -\n');
+  assert.equal(runAgent({ mesh: noBabel(), mode: 'check' }).placement, undefined);
+});
+
+test('placement changed: links are looked for where they were, and the new place is recorded', () => {
+  const { report, log, placement } = runAgent({ mesh: noBabel(), placement: 'netns old-ovl -\n' });
+  assert.equal(report.ok, true, report.error);
+  assert.match(log, /^ip -n old-ovl -o link show group 54$/m);
+  assert.equal(placement, 'none - -\n');
+  const same = runAgent({ mesh: noBabel(), placement: 'none - -\n' });
+  assert.doesNotMatch(same.log, /^ip -n /m);
+});
+
+for (const record of ['', 'garbage', 'netns bad;name -\n', 'none - - extra words\n']) {
+  test(`a damaged placement record (${JSON.stringify(record)}): ok:false naming the file, nothing changed`, () => {
+    const { report, log } = runAgent({ mesh: noBabel(), placement: record });
+    assert.equal(report.ok, false);
+    assert.match(report.error!, /\/placement: .*remove it/);
+    assert.deepEqual(report.files, []);
+    assert.doesNotMatch(log, /link (add|del) (dev )?rait/);
+  });
+}
