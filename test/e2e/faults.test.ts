@@ -229,10 +229,14 @@ describe('deploy when parts of a 4-node lab fail', () => {
     await assertRight(lab.nodes, 1400);
   });
 
-  it('sshd stopped, packets dropped, wg failing half-way: the others finish, failures are named, nothing half-written', async () => {
+  it('sshd stopped, packets dropped, wg failing half-way: the others finish, failures are named, nothing half-written', async (t) => {
     const [n1, n2, n3, n4] = [node(1), node(2), node(3), node(4)];
     setMtu(inventory, 1380);
     await stopSshd(n2);
+    // Later tests need n2 answering, also when an assertion here fails before its restart.
+    t.after(async () => {
+      if (!isAlive(n2.sshdPid!)) await restartSshd(lab, n2);
+    });
     await dropAll(n3);
     await replaceWg(lab, n4, 'echo "wg: simulated failure" >&2; exit 1');
     let r;

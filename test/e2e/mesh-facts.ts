@@ -46,11 +46,11 @@ export function expectedLinkFacts(lab: Lab, state: FleetState, node: string, mtu
 /** The node's /etc/rait as the host sees it (the node's /etc is an overlay with this upper dir). */
 export const configDir = (node: LabNode): string => join(node.dir, 'etc', 'upper', 'rait');
 
-const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf'];
+const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement'];
 
 /**
  * Everything wrong with a node's config_dir: temp files, unknown names, files that do not parse or are
- * cut short, secret files not 0600, a world-writable directory. Empty when all is well (or no dir yet).
+ * cut short (also the agent's placement record), secret files not 0600, a world-writable directory. Empty when all is well (or no dir yet).
  */
 export function configDirProblems(node: LabNode): string[] {
   const dir = configDir(node);
@@ -66,6 +66,11 @@ export function configDirProblems(node: LabNode): string[] {
     const path = join(dir, name);
     const text = readFileSync(path, 'utf8');
     if (!text.endsWith('\n')) problems.push(`${node.name}: ${name} does not end in a newline (cut short?)`);
+    if (name === 'placement') {
+      // The agent's record of where the links live: "isolation interface_ns transit_ns".
+      if (!/^(none|netns|vrf) \S+ \S+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
+      continue;
+    }
     if (base === 'babeld.conf') {
       if (!/^interface rait\d+/m.test(text) && !/^default /m.test(text)) problems.push(`${node.name}: ${name} looks incomplete`);
       continue;
