@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { bridgeName, nodeLinkPattern, validateName } from './plan.js';
+import { restoreInotifyInstances } from './inotify.js';
 import { assertRoot } from './preflight.js';
 import { labDir, tryReadLab } from './store.js';
 import { isInventoryOf } from './inventory.js';
@@ -16,6 +17,9 @@ export interface LabDownReport {
   links: string[];
   removed: string[];
 }
+
+/** Node namespaces of every lab on this machine, ours or not. */
+const ANY_LAB_NODE = nodeLinkPattern('.+');
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -110,6 +114,7 @@ export async function labDown(name: string, dir?: string, log: (m: string) => vo
   await killAll(killed);
   // Deleting the root-side veth end deletes its peer too; the bridge takes the loopback routes with it.
   await ipBatch([...links.map((l) => `link delete ${l}`), ...namespaces.map((n) => `netns delete ${n}`)]);
+  restoreInotifyInstances(lab?.inotify, (await namespaceNames()).filter((n) => ANY_LAB_NODE.test(n)).length, log);
 
   const removed: string[] = [];
   if (lab && existsSync(lab.inventory) && isInventoryOf(readFileSync(lab.inventory, 'utf8'), lab)) {

@@ -1,5 +1,5 @@
 // Early, clear errors before a lab touches anything: root, and every program the lab and the agent need.
-import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 /** Program -> Debian package that provides it. */
@@ -45,19 +45,4 @@ export function assertPrograms(): { sshd: string } {
     throw new Error(`missing program${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} — install with: apt-get install -y ${packages}`);
   }
   return { sshd: findProgram('sshd')! };
-}
-
-const INOTIFY_INSTANCES = '/proc/sys/fs/inotify/max_user_instances';
-
-/**
- * Every wireguard-go holds an inotify instance, and a lab of N nodes runs N·(N−1) of them as root,
- * beyond Debian's default of 128 from 12 nodes on ("too many open files" in the middle of a deploy).
- * Raise the limit when it is too low (never lower it), with room for a second lab and the host's own.
- */
-export function ensureInotifyInstances(nodes: number, log: (message: string) => void): void {
-  const needed = 128 + 2 * nodes * (nodes - 1);
-  const current = Number(readFileSync(INOTIFY_INSTANCES, 'utf8').trim());
-  if (current >= needed) return;
-  writeFileSync(INOTIFY_INSTANCES, `${needed}\n`);
-  log(`raised fs.inotify.max_user_instances from ${current} to ${needed}: each wireguard-go needs one`);
 }

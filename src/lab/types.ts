@@ -1,4 +1,5 @@
 import type { AddressFamily } from '../inventory/types.js';
+import type { InotifyChange } from './inotify.js';
 
 /** One lab node: a network namespace + private mount namespace running its own sshd. */
 export interface LabNode {
@@ -37,6 +38,8 @@ export interface Lab {
   /** Absolute path of the generated inventory. */
   inventory: string;
   nodes: LabNode[];
+  /** fs.inotify.max_user_instances as `up` found and set it, when it raised it (down puts it back). */
+  inotify?: InotifyChange;
 }
 
 export interface LabUpOptions {

@@ -9,7 +9,8 @@ import { labDown } from './down.js';
 import { BABELD_TEMPLATE, downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
 import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, nodeLinkPattern, planLab, validateName } from './plan.js';
-import { assertPrograms, assertRoot, ensureInotifyInstances } from './preflight.js';
+import { assertPrograms, assertRoot } from './preflight.js';
+import { raiseInotifyInstances } from './inotify.js';
 import { labDir, tryReadLab, writeLab } from './store.js';
 import { writeAtomic } from '../atomic-file.js';
 import { ipBatch, linkNames, mustRun, namespaceInode, namespaceNames, routeDevices, routesInUse } from './system.js';
@@ -120,8 +121,9 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await routesInUse(),
   );
 
-  ensureInotifyInstances(lab.nodes.length, log);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const raised = raiseInotifyInstances(lab.nodes.length, log);
+  if (raised) lab.inotify = raised;
   writeLab(lab);
   const step = async (what: string, fn: () => Promise<void>): Promise<void> => {
     const t = Date.now();

@@ -101,6 +101,26 @@ describe('rait-fleet lab', () => {
     assert.equal(existsSync(join(work, 'lab6.yaml')), false);
   });
 
+  it('raises fs.inotify.max_user_instances for a big lab, and down puts it back', async () => {
+    const limitFile = '/proc/sys/fs/inotify/max_user_instances';
+    const original = readFileSync(limitFile, 'utf8');
+    const big = uniqueName();
+    try {
+      writeFileSync(limitFile, '128\n'); // a fresh Debian machine's default
+      const lab12 = await labUp({ nodes: 12, name: big, dir: join(work, 'lab12'), inventory: join(work, 'lab12.yaml') });
+      assert.equal(readFileSync(limitFile, 'utf8'), '392\n');
+      assert.deepEqual(readLab(big, lab12.dir).inotify, { from: 128, to: 392 });
+      await labDown(big, lab12.dir);
+      // The 3-node lab of this suite (and any other on the machine) keeps room for its wireguard-go.
+      const stillUp = (await namespaceNames()).filter((n) => /^rfl-.+-\d+$/.test(n)).length;
+      assert.ok(stillUp >= 3);
+      assert.equal(readFileSync(limitFile, 'utf8'), `${Math.max(128, 128 + 2 * stillUp * (stillUp - 1))}\n`);
+    } finally {
+      await labDown(big, join(work, 'lab12')).catch(() => {});
+      writeFileSync(limitFile, original);
+    }
+  });
+
   it('down removes every namespace, link, process and file, and twice is harmless', async () => {
     const report = await labDown(name, dir);
     assert.equal(report.namespaces.length, 3);

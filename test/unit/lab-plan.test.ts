@@ -6,6 +6,7 @@ import { bridgeIndex, planLab, type LabRequest } from '../../src/lab/plan.js';
 import { isGeneratedInventory, isInventoryOf, renderInventory } from '../../src/lab/inventory.js';
 import { sshdConfig } from '../../src/lab/node.js';
 import { InputError } from '../../src/errors.js';
+import { inotifyNeeded, restoredLimit } from '../../src/lab/inotify.js';
 
 const req = (over: Partial<LabRequest> = {}): LabRequest => ({ name: 'lab', nodes: 4, dir: '/w/.lab/lab', inventory: '/w/inventories/lab.yaml', ...over });
 const routes = (...p: string[]) => p.map((x) => parsePrefix(x));
@@ -95,5 +96,21 @@ describe('lab files', () => {
     for (const line of ['ListenAddress 10.231.1.1', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'Subsystem sftp internal-sftp']) {
       assert.ok(cfg.split('\n').includes(line), line);
     }
+  });
+});
+
+describe('lab inotify limit', () => {
+  it('asks for room for two labs of that size above the default', () => {
+    assert.deepEqual([4, 12, 16].map(inotifyNeeded), [152, 392, 608]);
+  });
+
+  it('down puts back what up found, unless someone changed it since or labs still up need more', () => {
+    const change = { from: 128, to: 608 };
+    assert.equal(restoredLimit(change, 608, 0), 128);
+    assert.equal(restoredLimit(change, 700, 0), undefined, 'changed by someone else since');
+    assert.equal(restoredLimit(undefined, 608, 0), undefined, 'up did not raise it');
+    assert.equal(restoredLimit(change, 608, 4), 152, 'a 4-node lab still up keeps its share');
+    assert.equal(restoredLimit(change, 608, 16), undefined, 'the labs still up need all of it');
+    assert.equal(restoredLimit({ from: 500, to: 608 }, 608, 4), 500);
   });
 });
