@@ -585,8 +585,10 @@ sync_links() {
 placement() { printf '%s %s %s\n' "$P_ISOLATION" "${P_IFNS:--}" "${P_TRANSIT:--}"; }
 placement_file() { printf '%s/placement' "$P_CONFIG_DIR"; }
 
-# Read (and checked) before anything changes: OLD_PLACEMENT is empty when nothing is to move.
+# Read (and checked) before anything changes. OLD_IP: how to reach the links at the recorded
+# place when they have to move; empty when they stay.
 OLD_PLACEMENT=
+OLD_IP=
 read_old_placement() {
 	[ -r "$(placement_file)" ] || return 0
 	read -r old_iso old_ifns old_tr <"$(placement_file)" || :
@@ -594,20 +596,21 @@ read_old_placement() {
 	case $old_iso in none | netns | vrf) ;; *) die "$(placement_file): unreadable placement record; remove it" ;; esac
 	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$(placement_file): bad namespace name; remove it"
 	OLD_PLACEMENT="$old_iso $old_ifns $old_tr"
+	OLD_IP=ip
+	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && OLD_IP="ip -n $old_ifns"
+	return 0
 }
 
 leave_old_placement() {
-	[ -n "$OLD_PLACEMENT" ] || return 0
+	[ -n "$OLD_IP" ] || return 0
 	say "links move from '$OLD_PLACEMENT' to '$(placement)': removing them where they were"
-	old_ip=ip
-	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && old_ip="ip -n $old_ifns"
 	if [ "$P_BABELD" = 1 ] && babeld_pid >/dev/null; then
 		stop_babeld
 		BABELD_MOVED=1
 	fi
 	# shellcheck disable=SC2086
-	for name in $(managed_links $old_ip); do
-		cmd $old_ip link del dev "$name"
+	for name in $(managed_links $OLD_IP); do
+		cmd $OLD_IP link del dev "$name"
 		REMOVED="$REMOVED $name"
 	done
 	# shellcheck disable=SC2086

@@ -33,10 +33,16 @@ function nodeTable(nodes: NodeHealth[]): string {
   return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift'], rows);
 }
 
-/** Rows: the reporting nodes; columns: every node; a cell is the row node's interface towards the column node. */
-function linkMatrix(health: MeshHealth): string {
+/** The mark of the row node's interface towards the column node. */
+function marker(health: MeshHealth): (from: string, to: string) => string {
   const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
-  const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => symbolOf(cell.get(`${n.node}\0${p}`), cell.get(`${p}\0${n.node}`)))]);
+  return (from, to) => symbolOf(cell.get(`${from}\0${to}`), cell.get(`${to}\0${from}`));
+}
+
+/** Rows: the reporting nodes; columns: every node. */
+function linkMatrix(health: MeshHealth): string {
+  const mark = marker(health);
+  const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => mark(n.node, p))]);
   return formatTable(['from \\ to', ...health.peers], rows);
 }
 
@@ -45,11 +51,11 @@ function linkMatrix(health: MeshHealth): string {
  * marks, so a broken pair can still be found at a glance. Healthy rows are left out.
  */
 function linksNotUp(health: MeshHealth, width: number): string {
-  const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
+  const mark = marker(health);
   const rows = health.nodes.flatMap((n) => {
     const marks = health.peers
       .filter((p) => p !== n.node)
-      .map((p) => [p, symbolOf(cell.get(`${n.node}\0${p}`), cell.get(`${p}\0${n.node}`))] as const)
+      .map((p) => [p, mark(n.node, p)] as const)
       .filter(([, mark]) => mark !== SYMBOL.up && mark !== SYMBOL['not-expected']);
     if (marks.length === 0) return [];
     const silent = n.linksUp === null;
