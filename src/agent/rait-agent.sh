@@ -503,8 +503,11 @@ start_wireguard_go() {
 		die "wireguard-go $1 did not come up: $(tail -n 3 "$STAGE/wireguard-go.log")"
 }
 
+# Once per run, before the first link is created: the answer is the same for every link.
+NETNS_READY=0
 ensure_netns() {
-	[ "$P_ISOLATION" = netns ] || return 0
+	{ [ "$P_ISOLATION" = netns ] && [ "$NETNS_READY" = 0 ]; } || return 0
+	NETNS_READY=1
 	for ns in $P_TRANSIT $P_IFNS; do
 		ip netns list 2>/dev/null | awk '{ print $1 }' | grep -qx "$ns" || cmd ip netns add "$ns"
 	done
@@ -514,11 +517,16 @@ ensure_netns() {
 configure_link() { # diffs name port pub host eport ll
 	d=$1
 	shift
+	# Without "peers" the link has exactly the planned peer (plan_diffs), so nothing to remove.
 	# shellcheck disable=SC2086
-	case " $d " in *" wg "* | *" peers "*)
+	case " $d " in *" peers "*)
 		for old in $($WG_IF show "$1" peers 2>/dev/null); do
 			[ "$old" = "$3" ] || cmd $WG_IF set "$1" peer "$old" remove
 		done
+		;;
+	esac
+	# shellcheck disable=SC2086
+	case " $d " in *" wg "* | *" peers "*)
 		cmd $WG_IF set "$1" private-key "$STAGE/private.key" listen-port "$2" fwmark "$P_FWMARK" \
 			peer "$3" endpoint "$(endpoint_of "$4" "$5")" allowed-ips 0.0.0.0/0,::/0
 		;;
