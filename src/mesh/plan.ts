@@ -3,7 +3,6 @@ import type { Inventory, Node } from '../inventory/types.js';
 import type { FleetState, NodeKeys } from '../state/types.js';
 import { keySeed, linkLocal, type KeySeed } from './link-local.js';
 import { peersConf, raitConf } from './rait-conf.js';
-import { checkRoutedVars } from './routed-vars.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope, type SharedScope } from './template.js';
 import type { TemplateTexts } from './templates.js';
 import type { Link, NodeFiles, NodePlan, Plan } from './types.js';
@@ -19,7 +18,7 @@ interface Member {
 
 /**
  * `templates` holds template text (read by the caller); babeld's is required when babeld is enabled.
- * Inventory, keys and the template's syntax are checked here. Each node's links and files are computed
+ * Keys and the template's syntax are checked here (the inventory was checked when read). Each node's links and files are computed
  * when first read (a 1,000-node mesh has ~1M links and 1,000 babeld.conf renderings, while a deploy
  * --limit needs a few): call `renderFilesOf` before writing or sending anything, so an error that only
  * rendering finds (an include that fails, a filter given a bad value) still stops the command first.
@@ -27,7 +26,6 @@ interface Member {
 export function planMesh(inv: Inventory, state: FleetState, templates: TemplateTexts): Plan {
   const { mesh } = inv;
   const members: Member[] = inv.nodes.map((node) => {
-    checkRoutedVars(node, inv.path);
     const keys = state.nodes[node.name];
     if (!keys) throw new Error(`no keys for node ${node.name}: run rait-fleet keygen`);
     return { node, keys, seed: keySeed(keys.publicKey), ifname: mesh.interfacePrefix + keys.sendPort };
@@ -61,24 +59,18 @@ function babeldRenderer(templates: TemplateTexts, file: string, plan: Pick<Plan,
   let shared: SharedScope | undefined;
   return (np) => {
     shared ??= sharedScope(plan);
-    const text = renderTemplate(template, templateScope(np, shared));
-    // liquidjs concatenates its output: a rope of thousands of pieces per file at 1,000 nodes.
-    // Reading a character makes V8 flatten it in place (a third of a rendered plan's memory).
-    text.charCodeAt(0);
-    return text;
+    return renderTemplate(template, templateScope(np, shared));
   };
 }
 
 /** Makes `obj[key]` computed on first read, then a plain (enumerable, writable) property. */
 function memoise<T extends object, K extends keyof T>(obj: T, key: K, compute: () => T[K]): void {
-  const settle = (value: T[K]): void => void Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
   Object.defineProperty(obj, key, {
     get: () => {
       const value = compute();
-      settle(value);
+      Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
       return value;
     },
-    set: settle,
     enumerable: true,
     configurable: true,
   });
