@@ -15,9 +15,7 @@ export interface FormatOptions {
 }
 
 export function formatStatus(health: MeshHealth, { width }: FormatOptions = { width: Infinity }): string {
-  const matrix = linkMatrix(health);
-  const fits = matrix.split('\n').every((line) => [...line].length <= width);
-  const links = fits ? matrix : linksNotUp(health, width);
+  const links = matrixWidth(health) <= width ? linkMatrix(health) : linksNotUp(health, width);
   return [nodeTable(health.nodes), '', links, LEGEND, '', problemList(health)].join('\n');
 }
 
@@ -39,11 +37,20 @@ function marker(health: MeshHealth): (from: string, to: string) => string {
   return (from, to) => symbolOf(cell.get(`${from}\0${to}`), cell.get(`${to}\0${from}`));
 }
 
+const MATRIX_CORNER = 'from \\ to';
+const columns = (text: string): number => [...text].length;
+
+/** The matrix's widest line, its header, measured without building the matrix (N² cells). */
+function matrixWidth(health: MeshHealth): number {
+  const first = Math.max(columns(MATRIX_CORNER), ...health.nodes.map((n) => columns(n.node)));
+  return health.peers.reduce((sum, p) => sum + 2 + Math.max(columns(p), 1), first);
+}
+
 /** Rows: the reporting nodes; columns: every node. */
 function linkMatrix(health: MeshHealth): string {
   const mark = marker(health);
   const rows = health.nodes.map((n) => [n.node, ...health.peers.map((p) => mark(n.node, p))]);
-  return formatTable(['from \\ to', ...health.peers], rows);
+  return formatTable([MATRIX_CORNER, ...health.peers], rows);
 }
 
 /**
