@@ -1,7 +1,7 @@
 // Thin wrappers over the programs the lab drives (ip, ssh-keygen) and over /proc.
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readdir, readlink, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { parsePrefix, type Prefix } from './cidr.js';
 
 export interface RunResult {
@@ -76,14 +76,7 @@ export async function namespaceInode(path: string): Promise<number | undefined> 
   }
 }
 
-const nsInode = async (pid: string, kind: 'net' | 'mnt'): Promise<number | undefined> => {
-  try {
-    const m = /\[(\d+)\]/.exec(await readlink(`/proc/${pid}/ns/${kind}`));
-    return m ? Number(m[1]) : undefined;
-  } catch {
-    return undefined;
-  }
-};
+const nsInode = (pid: string, kind: 'net' | 'mnt'): Promise<number | undefined> => namespaceInode(`/proc/${pid}/ns/${kind}`);
 
 /** PIDs of every process living in one of the given network or mount namespaces (by inode). */
 export async function processesIn(netInodes: ReadonlySet<number>, mntInodes: ReadonlySet<number>): Promise<number[]> {

@@ -6,7 +6,8 @@ import pLimit from 'p-limit';
 import { InputError } from '../errors.js';
 import { parsePrefix } from './cidr.js';
 import { labDown } from './down.js';
-import { BABELD_TEMPLATE, downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../inventory/load.js';
+import { downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
 import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, nodeLinkPattern, planLab, validateName } from './plan.js';
 import { assertPrograms, assertRoot } from './preflight.js';
@@ -136,7 +137,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await step(`checked routes to ${lab.subnet} and ${lab.loopbackRanges.join(', ')} go via ${lab.bridge}`, () => assertRoutedViaBridge(lab));
     await step(`started ${lab.nodes.length} sshd, all answering`, () => startNodes(lab, sshd));
     mkdirSync(dirname(inventory), { recursive: true });
-    writeAtomic(inventory, renderInventory(lab, BABELD_TEMPLATE, downCommand(lab, labDir(name))), 0o644);
+    writeAtomic(inventory, renderInventory(lab, DEFAULT_BABELD_TEMPLATE, downCommand(lab, labDir(name))), 0o644);
     log(`wrote ${inventory}`);
   } catch (err) {
     log(`lab up failed, removing what it made: ${(err as Error).message}`);
