@@ -1,6 +1,6 @@
 // `lab down`: remove everything a lab made — from lab.json when there is one, and from what the system
 // shows under the lab's names (so a lab whose `up` died half-way is cleaned too).
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { bridgeName, nodeLinkPattern, validateName } from './plan.js';
 import { restoreInotifyInstances } from './inotify.js';
@@ -32,15 +32,30 @@ async function verifiedSshdPids(lab: Lab | undefined): Promise<number[]> {
   return pids;
 }
 
-/** Network namespaces a node created for itself (`ip netns add` inside the node), seen through its mount view. */
-function nestedNamespaceInodes(pid: number): Promise<(number | undefined)[]> {
-  let names: string[] = [];
+/**
+ * Network namespaces a node created for itself (`ip netns add` inside the node), seen through its
+ * private /run. A process that sees the host's /run/netns (e.g. one started by `ip netns exec` from
+ * the host) would name the host's namespaces: those are never the node's.
+ */
+async function nestedNamespaceInodes(pid: number, hostNetnsDir: Stats | undefined): Promise<(number | undefined)[]> {
+  const dir = `/proc/${pid}/root/run/netns`;
+  let names: string[];
   try {
-    names = readdirSync(`/proc/${pid}/root/run/netns`);
+    const seen = statSync(dir);
+    if (hostNetnsDir && seen.dev === hostNetnsDir.dev && seen.ino === hostNetnsDir.ino) return [];
+    names = readdirSync(dir);
   } catch {
-    // no private /run/netns in that node
+    return []; // no private /run/netns in that node
   }
-  return Promise.all(names.map((n) => namespaceInode(`/proc/${pid}/root/run/netns/${n}`)));
+  return Promise.all(names.map((n) => namespaceInode(`${dir}/${n}`)));
+}
+
+function tryStat(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -57,10 +72,16 @@ async function labProcesses(namespaces: string[], sshdPids: number[]): Promise<n
   };
   for (const ns of namespaces) add(net, ownNet, await namespaceInode(`/run/netns/${ns}`));
   for (const pid of sshdPids) add(net, ownNet, await namespaceInode(`/proc/${pid}/ns/net`));
-  // Each node's mount view (and the namespaces it made) comes from the processes found in its netns.
+  // Each node's mount view (and the namespaces it made) comes from the processes found in its netns;
+  // one process per mount namespace is enough to look through (a node runs N-1 wireguard-go).
+  const hostNetnsDir = tryStat('/run/netns');
+  const looked = new Set<number>();
   for (const pid of [...sshdPids, ...(await processesIn(net, new Set()))]) {
-    add(mnt, ownMnt, await namespaceInode(`/proc/${pid}/ns/mnt`));
-    for (const inode of await nestedNamespaceInodes(pid)) add(net, ownNet, inode);
+    const m = await namespaceInode(`/proc/${pid}/ns/mnt`);
+    if (m === undefined || looked.has(m)) continue;
+    looked.add(m);
+    add(mnt, ownMnt, m);
+    for (const inode of await nestedNamespaceInodes(pid, hostNetnsDir)) add(net, ownNet, inode);
   }
   return processesIn(net, mnt);
 }
