@@ -8,7 +8,7 @@ cli() { node dist/src/cli.js "$@"; }
 inventory=inventories/lab.yaml
 
 if [[ -f .lab/lab/lab.json ]]; then
-  echo "== a lab named 'lab' is already up; reusing it (remove it with: $0 --down)"
+  echo "== a lab named 'lab' is already up; reusing it (remove it with: node dist/src/cli.js down $inventory && node dist/src/cli.js lab down)"
 else
   echo "== rait-fleet lab up"
   cli lab up --inventory "$inventory"

@@ -16,4 +16,9 @@ packages=(
   sudo                             # e2e tests of become: true (agent run through sudo -n)
 )
 ./scripts/apt-install.sh "${packages[@]}"
+# Debian's own nodejs may be older than package.json's engines; say so before npm ci fails obscurely.
+if ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' 2>/dev/null; then
+  echo "setup: rait-fleet needs Node.js 20 or later (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
 npm ci --no-audit --no-fund
