@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
 import { editInventory, outcomes, runCli } from './cli-helpers.js';
+import { expectedLinks as expectedLinksOf, managedLinks } from './mesh-facts.js';
 
 const run = promisify(execFile);
 
@@ -22,13 +23,6 @@ async function nodeSh(lab: Lab, node: string, script: string): Promise<string> {
   const r = await labExec(lab, node, ['sh', '-ec', script]);
   assert.equal(r.code, 0, `${node}: ${script}\n${r.stderr}`);
   return r.stdout;
-}
-
-/** Names of the managed (rait*, ifgroup 54) links on a node. */
-async function managedLinks(lab: Lab, node: string): Promise<string[]> {
-  // ip -j may add entries without an ifname (its listing of a netns, for one).
-  const links = JSON.parse((await nodeSh(lab, node, 'ip -j link show group 54')) || '[]') as { ifname?: string }[];
-  return links.flatMap((l) => (l.ifname?.startsWith('rait') ? [l.ifname] : [])).sort();
 }
 
 /** Creates USER in the node's own /etc (an overlay) with the lab key authorized and passwordless sudo. */
@@ -54,10 +48,8 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
   let lab: Lab | undefined;
   let agentPid: number | undefined;
 
-  const expectedLinks = (node: string): string[] => {
-    const state = readState(inventory.replace(/\.yaml$/, '.state.toml'));
-    return lab!.nodes.filter((n) => n.name !== node).map((n) => `rait${state.nodes[n.name]!.sendPort}`).sort();
-  };
+  const expectedLinks = (node: string): string[] => expectedLinksOf(lab!, readState(inventory.replace(/\.yaml$/, '.state.toml')), node);
+  const linkNames = async (node: string): Promise<string[]> => [...(await managedLinks(lab!, node)).keys()].sort();
 
   before(async () => {
     lab = await labUp({ nodes: 2, name: `a${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
@@ -85,7 +77,7 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
     const r = await runCli(['deploy', inventory, '--json']);
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const o of outcomes(r.stdout).values()) assert.equal(o.result, 'changed', `${o.node}: ${o.error}`);
-    for (const node of ['n1', 'n2']) assert.deepEqual(await managedLinks(lab!, node), expectedLinks(node));
+    for (const node of ['n1', 'n2']) assert.deepEqual(await linkNames(node), expectedLinks(node));
 
     // sudo ran the agent as root for op, and its command line was the fixed words: the payload came on stdin.
     const log = await nodeSh(lab!, 'n1', `cat ${SUDO_LOG}`);
@@ -124,6 +116,6 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
     const r = await runCli(['deploy', inventory, '--json'], { SSH_AUTH_SOCK: socket });
     assert.equal(r.code, 0, r.stderr + r.stdout);
     for (const o of outcomes(r.stdout).values()) assert.ok(['changed', 'unchanged'].includes(o.result), `${o.node}: ${o.error}`);
-    for (const node of ['n1', 'n2']) assert.deepEqual(await managedLinks(lab!, node), expectedLinks(node));
+    for (const node of ['n1', 'n2']) assert.deepEqual(await linkNames(node), expectedLinks(node));
   });
 });

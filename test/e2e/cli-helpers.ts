@@ -2,11 +2,11 @@
 // networks, for the end-to-end tests.
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseDocument } from 'yaml';
 import type { NodeOutcome } from '../../src/run/outcome.js';
+import { CLI } from '../fixtures/cli.js';
 
-export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export { CLI };
 
 export interface CliResult {
   code: number;

@@ -9,17 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
 import { editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
-
-const GROUP = '54';
-
-/** Managed links on a node: name -> {index, mtu}. */
-async function managedLinks(lab: Lab, node: string, netns?: string): Promise<Map<string, { index: number; mtu: number }>> {
-  const argv = ['ip', ...(netns ? ['-n', netns] : []), '-j', 'link', 'show', 'group', GROUP];
-  const r = await labExec(lab, node, argv);
-  assert.equal(r.code, 0, r.stderr);
-  const links = JSON.parse(r.stdout || '[]') as { ifname: string; ifindex: number; mtu: number }[];
-  return new Map(links.filter((l) => l.ifname?.startsWith('rait')).map((l) => [l.ifname, { index: l.ifindex, mtu: l.mtu }]));
-}
+import { expectedLinks as expectedLinksOf, managedLinks } from './mesh-facts.js';
 
 async function handshakes(lab: Lab, node: string, netns?: string): Promise<Map<string, number>> {
   const r = await labExec(lab, node, [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'wg', 'show', 'all', 'latest-handshakes']);
@@ -59,10 +49,7 @@ describe('deploy to a 4-node ip4 lab', () => {
   const work = mkdtempSync(join(tmpdir(), 'rf-deploy-e2e-'));
   let lab: Lab;
   let inventory: string;
-  const expectedLinks = (node: string): string[] => {
-    const state = readState(inventory.replace(/\.yaml$/, '.state.toml'));
-    return lab.nodes.filter((n) => n.name !== node).map((n) => `rait${state.nodes[n.name]!.sendPort}`).sort();
-  };
+  const expectedLinks = (node: string): string[] => expectedLinksOf(lab, readState(inventory.replace(/\.yaml$/, '.state.toml')), node);
 
   before(async () => {
     ({ lab, inventory } = await startLab(4, work, 'lab4'));

@@ -3,35 +3,23 @@
 // and that no private key leaks into any command line, output or log. Runs as root.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { labDown, labExec, labUp, type Lab, type LabNode } from '../../src/lab/index.js';
 import { writeLab } from '../../src/lab/store.js';
+import { isAlive, run } from '../../src/lab/system.js';
 import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import { lastRunPath, readLastRun } from '../../src/run/last-run.js';
 import { CLI, editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
 import { configDir, configDirProblems, configuredMtu, expectedLinkFacts, linkFacts } from './mesh-facts.js';
 
-const sh = (file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(file, args, (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
-  });
 
 const setMtu = (inventory: string, mtu: number): void => editInventory(inventory, (d) => d.setIn(['mesh', 'mtu'], mtu));
 
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Stops the node's sshd (its recorded PID only); the node's daemons keep running. */
 async function stopSshd(node: LabNode): Promise<void> {
@@ -44,7 +32,7 @@ async function stopSshd(node: LabNode): Promise<void> {
 async function restartSshd(lab: Lab, node: LabNode): Promise<void> {
   const babeld = Number(readFileSync(join(node.dir, 'run', 'babeld.pid'), 'utf8'));
   const old = node.sshdPid;
-  const r = await sh('nsenter', ['-t', String(babeld), '-n', '-m', '--', '/usr/sbin/sshd', '-f', '/mnt/sshd_config']);
+  const r = await run('nsenter', ['-t', String(babeld), '-n', '-m', '--', '/usr/sbin/sshd', '-f', '/mnt/sshd_config']);
   assert.equal(r.code, 0, r.stderr);
   const pid = await waitFor(async () => {
     const file = join(node.dir, 'run', 'sshd.pid');
@@ -56,7 +44,7 @@ async function restartSshd(lab: Lab, node: LabNode): Promise<void> {
   writeLab(lab);
 }
 
-const nft = (node: LabNode, args: string[]) => sh('ip', ['netns', 'exec', node.namespace, 'nft', ...args]);
+const nft = (node: LabNode, args: string[]) => run('ip', ['netns', 'exec', node.namespace, 'nft', ...args]);
 
 /** Every packet to the node is dropped: connections to it time out. */
 async function dropAll(node: LabNode): Promise<void> {
@@ -320,9 +308,9 @@ describe('deploy when parts of a 4-node lab fail', () => {
       const n1 = node(1);
       const known = readFileSync(lab.knownHosts, 'utf8');
       const fake = join(work, `fake-host-key-${policy}`);
-      assert.equal((await sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', fake])).code, 0);
+      assert.equal((await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', fake])).code, 0);
       const fakeKey = readFileSync(`${fake}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
-      const real = await sh('ssh-keygen', ['-l', '-f', join(n1.dir, 'ssh_host_ed25519_key.pub')]);
+      const real = await run('ssh-keygen', ['-l', '-f', join(n1.dir, 'ssh_host_ed25519_key.pub')]);
       const fingerprint = real.stdout.split(' ')[1]!;
       assert.match(fingerprint, /^SHA256:/);
       const mtuBefore = configuredMtu(n1)!;

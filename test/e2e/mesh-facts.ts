@@ -10,6 +10,21 @@ import type { FleetState } from '../../src/state/types.js';
 
 const GROUP = '54';
 
+/** Managed links (rait*, ifgroup 54) on a node, or in a namespace of the node's: name -> {index, mtu}. */
+export async function managedLinks(lab: Lab, node: string, netns?: string): Promise<Map<string, { index: number; mtu: number }>> {
+  const argv = ['ip', ...(netns ? ['-n', netns] : []), '-j', 'link', 'show', 'group', GROUP];
+  const r = await labExec(lab, node, argv);
+  assert.equal(r.code, 0, `${node}: ${argv.join(' ')}: ${r.stderr}`);
+  // `ip -j` also lists entries without a name (link-netns peers); only named links count.
+  const links = JSON.parse(r.stdout || '[]') as { ifname?: string; ifindex: number; mtu: number }[];
+  return new Map(links.flatMap((l) => (l.ifname?.startsWith('rait') ? [[l.ifname, { index: l.ifindex, mtu: l.mtu }] as const] : [])));
+}
+
+/** The names a node's managed links should have: the prefix and every other lab node's SendPort, sorted. */
+export function expectedLinks(lab: Lab, state: FleetState, node: string): string[] {
+  return lab.nodes.filter((n) => n.name !== node).map((n) => `rait${state.nodes[n.name]!.sendPort}`).sort();
+}
+
 /** One line per managed link: "name listenPort peerKey endpoint mtu", sorted. */
 export async function linkFacts(lab: Lab, node: string): Promise<string[]> {
   const run = async (argv: string[]): Promise<string> => {
@@ -17,8 +32,7 @@ export async function linkFacts(lab: Lab, node: string): Promise<string[]> {
     assert.equal(r.code, 0, `${node}: ${argv.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
-  // `ip -j` also lists entries without a name (link-netns peers); only named links count.
-  const links = JSON.parse((await run(['ip', '-j', 'link', 'show', 'group', GROUP])) || '[]') as { ifname?: string; mtu: number }[];
+  const links = await managedLinks(lab, node);
   const table = (text: string): Map<string, string[]> =>
     new Map(text.trim().split('\n').filter(Boolean).map((l) => {
       const [ifname, ...rest] = l.split('\t');
@@ -26,9 +40,7 @@ export async function linkFacts(lab: Lab, node: string): Promise<string[]> {
     }));
   const ports = table(await run(['wg', 'show', 'all', 'listen-port']));
   const endpoints = table(await run(['wg', 'show', 'all', 'endpoints']));
-  return links
-    .flatMap((l) => (l.ifname?.startsWith('rait') ? [l.ifname] : []).map((name) => `${name} ${ports.get(name)?.[0]} ${endpoints.get(name)?.join(' ')} ${l.mtu}`))
-    .sort();
+  return [...links].map(([name, { mtu }]) => `${name} ${ports.get(name)?.[0]} ${endpoints.get(name)?.join(' ')} ${mtu}`).sort();
 }
 
 /** The RAIT layout: on X, link to Y listens on Y.SendPort and sends to Y.address:X.SendPort. */

@@ -10,11 +10,13 @@ import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
 import { loadInventory } from '../../src/inventory/load.js';
+import { isAlive } from '../../src/lab/system.js';
 import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import type { StatusDocument } from '../../src/status/format.js';
 import type { LinkHealth } from '../../src/status/types.js';
 import { matrixOf } from '../fixtures/status-matrix.js';
+import { escapeRegExp } from '../fixtures/cli.js';
 import { runCli, waitFor, type CliResult } from './cli-helpers.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
@@ -41,7 +43,6 @@ async function wgShow(lab: Lab, node: string): Promise<string[]> {
   }));
 }
 
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('status of a 4-node lab', () => {
   const work = mkdtempSync(join(tmpdir(), 'rf-status-e2e-'));
@@ -223,14 +224,7 @@ describe('status of a 4-node lab', () => {
 
     // Gone: connection refused.
     process.kill(pid, 'SIGTERM');
-    await waitFor(async () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 10_000, 100);
+    await waitFor(async () => !isAlive(pid), 10_000, 100);
     const started = Date.now();
     const r = await status();
     const took = Date.now() - started;

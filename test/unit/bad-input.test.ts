@@ -8,12 +8,11 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { formatState } from '../../src/state/codec.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/state/keys.js';
 import type { NodeKeys } from '../../src/state/types.js';
+import { CLI, escapeRegExp } from '../fixtures/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'rf-bad-input-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -170,9 +169,6 @@ function snapshot(dir: string): Map<string, string> {
   return out;
 }
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}
 
 function lineOf(text: string, needle: string): number {
   const i = text.indexOf(needle);
@@ -210,7 +206,7 @@ for (const [i, c] of cases.entries()) {
     if (c.names) {
       const file = c.names.file === 'inventory' ? inv : statePath;
       const line = c.names.line ?? lineOf(readFileSync(file, 'utf8'), c.names.at!);
-      assert.match(r.stderr, new RegExp(`^rait-fleet: ${escape(file)}:${line}(:\\d+)?: ${escape(c.field)}: \\S`, 'm'));
+      assert.match(r.stderr, new RegExp(`^rait-fleet: ${escapeRegExp(file)}:${line}(:\\d+)?: ${escapeRegExp(c.field)}: \\S`, 'm'));
     } else {
       assert.ok(r.stderr.includes(c.field), `the message names ${c.field}: ${r.stderr}`);
     }

@@ -4,11 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readState } from '../../src/state/store.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
+import { CLI, escapeRegExp } from '../fixtures/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAIT_FLEET_INVENTORY: '' } });
@@ -39,8 +38,8 @@ test('keygen: creates the state (0600), prints public keys only; a second run ch
   const keys = readState(state);
   assert.equal(statSync(state).mode & 0o777, 0o600);
   assert.match(first.stdout, /^node +public key +SendPort$/m);
-  assert.match(first.stdout, new RegExp(`^a +${escape(keys.nodes.a!.publicKey)} +50000$`, 'm'));
-  assert.match(first.stdout, new RegExp(`^b +${escape(keys.nodes.b!.publicKey)} +50100$`, 'm'));
+  assert.match(first.stdout, new RegExp(`^a +${escapeRegExp(keys.nodes.a!.publicKey)} +50000$`, 'm'));
+  assert.match(first.stdout, new RegExp(`^b +${escapeRegExp(keys.nodes.b!.publicKey)} +50100$`, 'm'));
   for (const k of Object.values(keys.nodes)) assert.ok(!first.stdout.includes(k.privateKey) && !first.stderr.includes(k.privateKey));
 
   const before = { text: readFileSync(state, 'utf8'), ino: statSync(state).ino, mtime: statSync(state).mtimeMs };
@@ -69,7 +68,7 @@ test('a bad inventory exits 2 naming file:line and field, and writes nothing', (
   const { dir, inv } = fleetDir('nodes:\n  a: { host: 192.0.2.1 }\n  b: { host: "b;reboot" }\n');
   const r = cli('keygen', inv);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`${escape(inv)}:3:\\d+: nodes\\.b\\.host: invalid host`));
+  assert.match(r.stderr, new RegExp(`${escapeRegExp(inv)}:3:\\d+: nodes\\.b\\.host: invalid host`));
   assert.equal(r.stdout, '');
   assert.deepEqual(readdirSync(dir), ['fleet.yaml']);
 });
@@ -79,7 +78,7 @@ test('a damaged state file exits 2 naming it and is left alone', () => {
   writeFileSync(state, 'version = 1\n[nodes.a]\nprivate_key = "x"\n');
   const r = cli('keygen', inv);
   assert.equal(r.code, 2);
-  assert.match(r.stderr, new RegExp(`${escape(state)}:3: nodes\\.a\\.private_key`));
+  assert.match(r.stderr, new RegExp(`${escapeRegExp(state)}:3: nodes\\.a\\.private_key`));
   assert.equal(readFileSync(state, 'utf8'), 'version = 1\n[nodes.a]\nprivate_key = "x"\n');
   assert.equal(existsSync(`${state}.lock`), false);
 });
@@ -98,7 +97,7 @@ test('render: generates missing keys (saying so), redacts the private key unless
   const secret = cli('render', inv, '--node', 'a', '--file', 'rait.conf', '--show-secrets');
   assert.equal(secret.code, 0, secret.stderr);
   assert.equal(secret.stderr, '');
-  assert.match(secret.stdout, new RegExp(`^PrivateKey = "${escape(key)}"$`, 'm'));
+  assert.match(secret.stdout, new RegExp(`^PrivateKey = "${escapeRegExp(key)}"$`, 'm'));
   assert.doesNotMatch(secret.stdout, /==>/);
 });
 
@@ -118,6 +117,3 @@ test('render: unknown node or file exits 2', () => {
   assert.equal(cli('render', inv).code, 2);
 });
 
-function escape(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-}

@@ -8,10 +8,9 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { readState } from '../../src/state/store.js';
+import { CLI, escapeRegExp } from '../fixtures/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const STORE = new URL('../../src/state/store.js', import.meta.url).href;
 const root = mkdtempSync(join(tmpdir(), 'rf-concurrency-'));
 const idFile = join(root, 'id');
@@ -178,7 +177,7 @@ test('a deploy that cannot get the lock in time fails with exit 2 naming the hol
   holder.release();
   await holder.done;
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, new RegExp(`${lock.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: locked by process ${holder.pid}`));
+  assert.match(r.stderr, new RegExp(`${escapeRegExp(lock)}: locked by process ${holder.pid}`));
   assert.doesNotMatch(r.stderr, /connecting/, 'no node was contacted');
   assert.deepEqual(readFileSync(state), before);
 });

@@ -5,9 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { CLI, escapeRegExp } from '../fixtures/cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'rf-state-files-'));
 after(() => rmSync(root, { recursive: true, force: true }));
 
@@ -39,7 +38,7 @@ test('the state file is 0600 under umask 000, and stays 0600 when rewritten over
 test('a world-writable state directory draws a warning naming it; a private one does not', () => {
   const open = keygenIn('open', 0o777, '022');
   assert.equal(open.first.status, 0, open.first.stderr);
-  assert.match(open.first.stderr, new RegExp(`warning: ${open.dir.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} is writable by every user`));
+  assert.match(open.first.stderr, new RegExp(`warning: ${escapeRegExp(open.dir)} is writable by every user`));
   assert.equal(statSync(open.dir).mode & 0o777, 0o777, 'the directory is left as the user made it');
   const closed = keygenIn('closed', 0o755, '022');
   assert.equal(closed.first.status, 0, closed.first.stderr);
