@@ -7,6 +7,6 @@ import status from './status.js';
 import down from './down.js';
 import lab from './lab.js';
 
-export type Register = (program: Command) => void;
+type Register = (program: Command) => void;
 
 export const commands: Register[] = [keygen, render, deploy, status, down, lab];

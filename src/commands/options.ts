@@ -7,7 +7,7 @@ import { InputError } from '../errors.js';
  * then mostly waits on the network and the node itself, so a high bound costs little; 32 keeps the
  * control machine's open connections and memory modest while a 100-node fleet needs only 4 waves.
  */
-export const DEFAULT_FORKS = 32;
+const DEFAULT_FORKS = 32;
 
 export function positiveInt(flag: string) {
   return (value: string): number => {

@@ -29,7 +29,7 @@ export function isUserName(s: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/.test(s);
 }
 
-export function isPort(n: number): boolean {
+function isPort(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 

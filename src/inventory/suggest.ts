@@ -1,7 +1,7 @@
 // "did you mean" hints for misspelt keys and names.
 
 /** Levenshtein distance; inputs are short keys, so the quadratic table is fine. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
@@ -14,7 +14,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** The closest candidate within a third of the word's length (at least 2 edits), if any. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
+function closest(word: string, candidates: readonly string[]): string | undefined {
   const limit = Math.max(2, Math.floor(word.length / 3));
   let best: string | undefined;
   let bestDistance = limit + 1;

@@ -1,7 +1,7 @@
 // The lab's public API (see notes/contract.md).
 export { labUp } from './up.js';
-export { labDown, type LabDownReport } from './down.js';
+export { labDown } from './down.js';
 export { readLab } from './store.js';
 export { labExec } from './exec.js';
-export { labStatus, type LabNodeStatus } from './status.js';
+export { labStatus } from './status.js';
 export type { Lab, LabNode, LabUpOptions } from './types.js';

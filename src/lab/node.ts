@@ -13,7 +13,7 @@ import type { Lab, LabNode } from './types.js';
 const NODE_FILES = '/mnt';
 
 export const hostKeyPath = (node: LabNode): string => join(node.dir, 'ssh_host_ed25519_key');
-export const sshdConfigPath = (node: LabNode): string => join(node.dir, 'sshd_config');
+const sshdConfigPath = (node: LabNode): string => join(node.dir, 'sshd_config');
 const sshdLogPath = (node: LabNode): string => join(node.dir, 'sshd.log');
 
 /** Pure: the node's sshd configuration. The home (/root) and /run it relies on are the node's private ones. */
@@ -112,7 +112,7 @@ export async function isNodeSshd(node: LabNode, pid: number): Promise<boolean> {
   }
 }
 
-export function sshdLogTail(node: LabNode): string {
+function sshdLogTail(node: LabNode): string {
   try {
     return readFileSync(sshdLogPath(node), 'utf8').trim().split('\n').slice(-5).join('\n');
   } catch {

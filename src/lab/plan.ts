@@ -7,12 +7,12 @@ import type { Lab, LabNode } from './types.js';
 
 export const DEFAULT_NODES = 4;
 export const DEFAULT_NAME = 'lab';
-export const MAX_NODES = 200;
+const MAX_NODES = 200;
 /** Link names are at most 15 bytes: `rfl-` + name + `-` + up to 3 digits. */
 const NAME_RE = /^[a-z][a-z0-9]{0,6}$/;
 
 export const bridgeName = (name: string): string => `rfl-${name}`;
-export const nodeNamespace = (name: string, index: number): string => `rfl-${name}-${index}`;
+const nodeNamespace = (name: string, index: number): string => `rfl-${name}-${index}`;
 /** Matches namespaces and root-side veth ends of lab `name` (bridge excluded). */
 export const nodeLinkPattern = (name: string): RegExp => new RegExp(`^rfl-${name}-\\d+$`);
 

@@ -17,7 +17,7 @@ const PROGRAMS: Record<string, string> = {
 };
 
 /** Looks in PATH and the sbin directories (root's PATH may lack them). */
-export function findProgram(name: string): string | undefined {
+function findProgram(name: string): string | undefined {
   const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/sbin', '/sbin', '/usr/bin', '/bin'];
   for (const dir of dirs.filter(Boolean)) {
     const candidate = join(dir, name);

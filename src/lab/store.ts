@@ -6,7 +6,7 @@ import type { Lab } from './types.js';
 import { DEFAULT_NAME } from './plan.js';
 
 export const labDir = (name: string, dir?: string): string => resolve(dir ?? join('.lab', name));
-export const labFile = (dir: string): string => join(dir, 'lab.json');
+const labFile = (dir: string): string => join(dir, 'lab.json');
 
 export function writeLab(lab: Lab): void {
   writeAtomic(labFile(lab.dir), JSON.stringify(lab, null, 2) + '\n', 0o644);

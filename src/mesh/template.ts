@@ -5,7 +5,7 @@ import type { MeshSettings } from '../inventory/types.js';
 import type { Link, NodePlan, Plan } from './types.js';
 
 /** A node as templates see it: no private key. */
-export interface TemplateNode {
+interface TemplateNode {
   name: string;
   vars: Record<string, unknown>;
   send_port: number;
@@ -15,7 +15,7 @@ export interface TemplateNode {
   groups: string[];
 }
 
-export interface TemplateLink {
+interface TemplateLink {
   name: string;
   peer: string;
   peer_public_key: string;
@@ -25,7 +25,7 @@ export interface TemplateLink {
   endpoint_port: number;
 }
 
-export interface TemplateScope {
+interface TemplateScope {
   node: TemplateNode;
   links: TemplateLink[];
   /** Interface names, for templates written for RAIT. */
@@ -34,7 +34,7 @@ export interface TemplateScope {
   mesh: Record<string, unknown>;
 }
 
-export interface CompiledTemplate {
+interface CompiledTemplate {
   /** Path of the template, for errors. */
   file: string;
   parsed: Template[];

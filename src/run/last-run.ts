@@ -95,7 +95,7 @@ export function readLastRun(path: string): LastRun | undefined {
 }
 
 /** Atomic and 0600: a killed run leaves the old record or the new one. */
-export function writeLastRun(path: string, last: LastRun): void {
+function writeLastRun(path: string, last: LastRun): void {
   writeAtomic(path, formatLastRun(last));
 }
 

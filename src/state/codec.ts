@@ -5,7 +5,7 @@ import { isWireGuardKey, publicKeyOf } from './keys.js';
 import { tomlKey, tomlString } from './toml.js';
 import type { FleetState, NodeKeys } from './types.js';
 
-export const STATE_VERSION = 1;
+const STATE_VERSION = 1;
 const NODE_FIELDS = ['private_key', 'public_key', 'send_port'] as const;
 
 export function formatState(state: FleetState): string {

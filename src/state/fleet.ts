@@ -13,7 +13,7 @@ export interface Fleet {
 }
 
 /** The command's own checks and planning (--limit, --node, templates); may throw InputError. */
-export type Prepare<P> = (fleet: Fleet) => P;
+type Prepare<P> = (fleet: Fleet) => P;
 
 /**
  * Loads the inventory and generates keys/ports for nodes lacking them (and applies `opts`). The state file

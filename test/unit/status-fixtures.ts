@@ -61,7 +61,7 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
 const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** What a healthy node that runs exactly its plan answers: fresh handshakes, a neighbour per link. */
-export function healthyReport(plan: Plan, name: string): StatusReport {
+function healthyReport(plan: Plan, name: string): StatusReport {
   const np = plan.nodes.find((n) => n.node.name === name)!;
   return {
     agent: 1,
