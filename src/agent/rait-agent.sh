@@ -376,11 +376,20 @@ sync_files() {
 
 # ---------------------------------------------------------------- links
 
-# Managed interfaces: in our ifgroup and named with our prefix.
-managed_links() { # [ip command, default: the interface side's]
-	# shellcheck disable=SC2048,SC2086
-	${*:-$IP_IF} -o link show group "$P_GROUP" 2>/dev/null |
+# Managed interfaces as the given ip command sees them (e.g. ip -n NS): in our ifgroup and named
+# with our prefix.
+managed_links() { # ip-command...
+	"$@" -o link show group "$P_GROUP" 2>/dev/null |
 		awk -v p="$P_PREFIX" '{ n = $2; sub(/:$/, "", n); sub(/@.*/, "", n); if (index(n, p) == 1) print n }'
+}
+
+# The same set from the facts read_facts saved (ip prints group 0 as "default").
+facts_managed_links() {
+	awk -v p="$P_PREFIX" -v group="$P_GROUP" '$3 ~ /^</ {
+		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n); g = ""
+		for (i = 4; i < NF; i++) if ($i == "group") g = ($(i + 1) == "default") ? 0 : $(i + 1)
+		if (g == group && index(n, p) == 1) print n
+	}' "$STAGE/ip.facts"
 }
 
 wanted() { case " $P_NAMES " in *" $1 "*) return 0 ;; esac; return 1; }
@@ -545,8 +554,8 @@ configure_link() { # diffs name port pub host eport ll
 # Ensure each planned link, leave the right ones alone, delete every other managed link.
 sync_links() {
 	[ "$P_ISOLATION" = vrf ] && ensure_vrfs
-	existing=$(managed_links | tr '\n' ' ')
 	plan_diffs >"$STAGE/diffs" || die "cannot compare the links with the plan"
+	existing=$(facts_managed_links)
 	while read -r name port pub host eport ll cur d <&5; do
 		[ -n "$name" ] || continue
 		case " $d " in *" missing "*)
@@ -843,7 +852,6 @@ config_hashes_json() {
 # One LinkState per managed link, in ip's order, from the facts read once (read_facts). The
 # dump's interface lines carry the private key: only peer lines are read here.
 link_state_json() {
-	read_facts
 	awk -v now="$(date +%s)" -v group="$P_GROUP" -v prefix="$P_PREFIX" \
 		-v wgfile="$STAGE/wg.dump" -v ipfile="$STAGE/ip.facts" '
 	function esc(s) { gsub(/[^A-Za-z0-9+\/=_.:\[\]-]/, "", s); return s }
@@ -904,7 +912,7 @@ version_of() { # program args...
 }
 
 status_wireguard() {
-	first=$(managed_links | head -n 1)
+	first=$(facts_managed_links | head -n 1)
 	if [ -n "$first" ]; then
 		# shellcheck disable=SC2086
 		case $($IP_IF -d -o link show dev "$first" 2>/dev/null) in
@@ -933,6 +941,7 @@ status() {
 	V_KERNEL=$(uname -r)
 	V_WG=$(version_of wg --version)
 	V_BABELD=$(version_of babeld -V)
+	read_facts
 	WG_IMPL=$(status_wireguard)
 	S_HASHES=$(config_hashes_json)
 	S_LINKS=$(link_state_json)

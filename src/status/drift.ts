@@ -1,4 +1,5 @@
-// Config drift: the files a node has against the files the plan gives it, compared by sha256. Pure.
+// Config drift: the files a node has against the files the plan gives it, compared by sha256.
+// Pure but for a memo of the hashes.
 import { createHash } from 'node:crypto';
 import type { NodeFiles } from '../mesh/types.js';
 import type { DriftedFile } from './types.js';
@@ -18,4 +19,11 @@ export function driftedFiles(planned: NodeFiles, reported: Readonly<Record<strin
   return drifted;
 }
 
-const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+// peers.conf is one string shared by every node, and --watch compares the same plan each round:
+// hash each distinct file once. Bounded by the plan's files, which live as long as the process.
+const hashes = new Map<string, string>();
+function sha256(text: string): string {
+  let hash = hashes.get(text);
+  if (hash === undefined) hashes.set(text, (hash = createHash('sha256').update(text, 'utf8').digest('hex')));
+  return hash;
+}
