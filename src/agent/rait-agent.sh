@@ -441,7 +441,7 @@ plan_diffs() {
 		up[n] = ($3 ~ /[<,]UP[,>]/)
 		for (i = 4; i < NF; i++) {
 			if ($i == "mtu") lmtu[n] = $(i + 1)
-			else if ($i == "group") lgroup[n] = $(i + 1)
+			else if ($i == "group") lgroup[n] = ($(i + 1) == "default") ? 0 : $(i + 1)
 			else if ($i == "master") lmaster[n] = $(i + 1)
 		}
 		next
@@ -865,7 +865,7 @@ link_state_json() {
 		n = $2; sub(/:$/, "", n); sub(/@.*/, "", n)
 		g = ""; mtu = 0
 		for (i = 4; i < NF; i++) {
-			if ($i == "group") g = $(i + 1)
+			if ($i == "group") g = ($(i + 1) == "default") ? 0 : $(i + 1)
 			else if ($i == "mtu") mtu = uint($(i + 1))
 		}
 		if (g != group || index(n, prefix) != 1) next
