@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import { loadInventory, resolveInventoryPath } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { changed, ensureKeys, type EnsureOptions, type EnsureResult } from './allocate.js';
-import { readState, withStateLock, writeState } from './store.js';
+import { readStateText, stateOf, withStateLock, writeState } from './store.js';
 import type { FleetState } from './types.js';
 
 export interface Fleet {
@@ -36,9 +36,9 @@ export async function prepareFleet<P>(
   const inventory = loadFleetInventory(inventoryArg, log);
   // An up-to-date state is only read, without the lock (writes are atomic renames), so status, render
   // and a no-op keygen never wait behind a running deploy.
-  const current = ensureKeys(inventory, readState(inventory.statePath), opts);
-  if (!changed(current)) return prepare({ inventory, state: current.state });
-  return withStateLock(inventory.statePath, () => update(inventory, log, opts, prepare), lockWaitNote(log));
+  const current = ensured(inventory, opts);
+  if (!changed(current.result)) return prepare({ inventory, state: current.result.state });
+  return withStateLock(inventory.statePath, () => update(inventory, log, opts, prepare, current), lockWaitNote(log));
 }
 
 /**
@@ -57,9 +57,25 @@ export async function runWithFleetLock<P, T>(
   return withStateLock(inventory.statePath, () => run(update(inventory, log, {}, prepare)), lockWaitNote(log));
 }
 
-/** Under the lock: re-read, ensure keys, prepare (which may refuse), then write if anything changed. */
-function update<P>(inventory: Inventory, log: (msg: string) => void, opts: EnsureOptions, prepare: Prepare<P>): P {
-  const result = ensureKeys(inventory, readState(inventory.statePath), opts);
+/** The state file's text and what ensureKeys made of it. */
+interface Ensured {
+  text: string | undefined;
+  result: EnsureResult;
+}
+
+/** Reads the state and ensures keys, unless the file still holds the text `known` was made from. */
+function ensured(inventory: Inventory, opts: EnsureOptions, known?: Ensured): Ensured {
+  const text = readStateText(inventory.statePath);
+  if (known && known.text === text) return known;
+  return { text, result: ensureKeys(inventory, stateOf(inventory.statePath, text), opts) };
+}
+
+/**
+ * Under the lock: re-read, ensure keys, prepare (which may refuse), then write if anything changed.
+ * When the file is as it was before the lock, the keys ensured then are used (not generated twice).
+ */
+function update<P>(inventory: Inventory, log: (msg: string) => void, opts: EnsureOptions, prepare: Prepare<P>, known?: Ensured): P {
+  const { result } = ensured(inventory, opts, known);
   const prepared = prepare({ inventory, state: result.state });
   if (changed(result)) {
     writeState(inventory.statePath, result.state);

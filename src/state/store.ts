@@ -6,9 +6,14 @@ import type { FleetState } from './types.js';
 
 /** The state at `path`; a missing file is an empty state, a damaged one an InputError naming it. */
 export function readState(path: string): FleetState {
-  const text = readIfExists(path, 'state file');
-  return text === undefined ? { nodes: {} } : parseState(path, text);
+  return stateOf(path, readStateText(path));
 }
+
+/** The state file's text as it is now; undefined when there is none yet. */
+export const readStateText = (path: string): string | undefined => readIfExists(path, 'state file');
+
+/** The state in `text` (read from `path`, for messages); no text is an empty state. */
+export const stateOf = (path: string, text: string | undefined): FleetState => (text === undefined ? { nodes: {} } : parseState(path, text));
 
 /** Atomic and 0600: readers see the old state or the new one, never half. */
 export function writeState(path: string, state: FleetState): void {
