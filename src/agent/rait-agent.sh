@@ -349,13 +349,21 @@ install_file() { # name target mode
 	fi
 	dir=${2%/*}
 	ensure_dir "${dir:-/}"
-	tmp=$(mktemp "$dir/.${2##*/}.XXXXXX") || die "cannot create a temporary file in $dir"
-	INSTALL_TMP=$tmp
-	{ cat "$staged" >"$tmp" && chmod "$3" "$tmp"; } || die "cannot write $tmp"
-	[ -f "$2" ] && cmd ln -f "$2" "$2.prev"
-	cmd mv -f "$tmp" "$2"
-	INSTALL_TMP=
+	write_atomic "$2" "$3" prev <"$staged"
 	add_file_json "$1" true
+}
+
+# stdin to $1 (mode $2) through a temp file beside it and a rename: readers see the old file or
+# the new one. With "prev" the old one stays as $1.prev.
+write_atomic() { # target mode [prev]
+	dir=${1%/*}
+	dir=${dir:-/}
+	tmp=$(mktemp "$dir/.${1##*/}.XXXXXX") || die "cannot create a temporary file in $dir"
+	INSTALL_TMP=$tmp
+	{ cat >"$tmp" && chmod "$2" "$tmp"; } || die "cannot write $tmp"
+	[ "${3:-}" = prev ] && [ -f "$1" ] && cmd ln -f "$1" "$1.prev"
+	cmd mv -f "$tmp" "$1"
+	INSTALL_TMP=
 }
 
 ensure_dir() {
@@ -651,11 +659,8 @@ record_placement() {
 	[ "$DRY" = 1 ] && return 0
 	[ -d "$P_CONFIG_DIR" ] || return 0
 	[ "$(cat "$(placement_file)" 2>/dev/null)" = "$(placement)" ] && return 0
-	tmp=$(mktemp "$P_CONFIG_DIR/.placement.XXXXXX") || die "cannot create a temporary file in $P_CONFIG_DIR"
-	INSTALL_TMP=$tmp
-	{ placement >"$tmp" && chmod 0644 "$tmp"; } || die "cannot write $tmp"
-	cmd mv -f "$tmp" "$(placement_file)"
-	INSTALL_TMP=
+	placement >"$STAGE/placement"
+	write_atomic "$(placement_file)" 0644 <"$STAGE/placement"
 }
 
 # ---------------------------------------------------------------- VRF isolation
