@@ -3,14 +3,13 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
+import { labExec, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
 import { editInventory, outcomes, runCli } from './cli-helpers.js';
+import { labSuite } from './lab-suite.js';
 import { expectedLinks as expectedLinksOf, managedLinks } from './mesh-facts.js';
 
 const run = promisify(execFile);
@@ -42,18 +41,16 @@ async function addSudoUser(lab: Lab, node: string): Promise<void> {
 }
 
 describe('SSH features of issue 4 on a 2-node lab', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-auth-e2e-'));
-  const inventory = join(work, 'lab.yaml');
+  const suite = labSuite('auth', 2);
+  const { work, inventory } = suite;
   const hostPasswd = readFileSync('/etc/passwd', 'utf8');
   let lab: Lab | undefined;
   let agentPid: number | undefined;
 
-  const expectedLinks = (node: string): string[] => expectedLinksOf(lab!, readState(inventory.replace(/\.yaml$/, '.state.toml')), node);
+  const expectedLinks = (node: string): string[] => expectedLinksOf(lab!, readState(suite.statePath), node);
   const linkNames = async (node: string): Promise<string[]> => [...(await managedLinks(lab!, node)).keys()].sort();
 
-  before(async () => {
-    lab = await labUp({ nodes: 2, name: `a${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
-  });
+  before(() => void (lab = suite.lab));
   after(async () => {
     if (agentPid !== undefined) {
       try {
@@ -62,8 +59,6 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
         // already gone
       }
     }
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('become: deploys n1 as a non-root user through sudo -n, the private key only on stdin', async () => {
@@ -82,7 +77,7 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
     // sudo ran the agent as root for op, and its command line was the fixed words: the payload came on stdin.
     const log = await nodeSh(lab!, 'n1', `cat ${SUDO_LOG}`);
     assert.match(log, new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- deploy$`, 'm'), log);
-    const privateKey = readState(inventory.replace(/\.yaml$/, '.state.toml')).nodes['n1']!.privateKey;
+    const privateKey = readState(suite.statePath).nodes['n1']!.privateKey;
     assert.ok(!log.includes(privateKey), 'the private key must not be on sudo\'s command line');
   });
 

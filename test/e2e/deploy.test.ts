@@ -1,14 +1,12 @@
 // deploy, deploy --check, status and down against a real 4-node lab: real sshd, the real agent,
 // wireguard-go and babeld in network namespaces. Runs as root.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { labExec, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
 import { editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
+import { labSuite } from './lab-suite.js';
 import { expectedLinks as expectedLinksOf, managedLinks } from './mesh-facts.js';
 
 async function handshakes(lab: Lab, node: string, netns?: string): Promise<Map<string, number>> {
@@ -39,25 +37,12 @@ async function allLoopbacksAnswer(lab: Lab, netns?: string, timeoutMs = 60_000):
   return last;
 }
 
-async function startLab(nodes: number, work: string, tag: string): Promise<{ lab: Lab; inventory: string }> {
-  const inventory = join(work, `${tag}.yaml`);
-  const lab = await labUp({ nodes, name: `d${randomBytes(3).toString('hex')}`, dir: join(work, tag), inventory, log: () => {} });
-  return { lab, inventory };
-}
-
 describe('deploy to a 4-node ip4 lab', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-deploy-e2e-'));
+  const suite = labSuite('deploy', 4);
+  const { inventory, statePath } = suite;
   let lab: Lab;
-  let inventory: string;
-  const expectedLinks = (node: string): string[] => expectedLinksOf(lab, readState(inventory.replace(/\.yaml$/, '.state.toml')), node);
-
-  before(async () => {
-    ({ lab, inventory } = await startLab(4, work, 'lab4'));
-  });
-  after(async () => {
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    rmSync(work, { recursive: true, force: true });
-  });
+  before(() => void (lab = suite.lab));
+  const expectedLinks = (node: string): string[] => expectedLinksOf(lab, readState(statePath), node);
 
   it('deploys: exactly 3 managed links per node, named prefix + peer SendPort, each with a handshake', async () => {
     const r = await runCli(['deploy', inventory, '--json']);
@@ -123,7 +108,7 @@ describe('deploy to a 4-node ip4 lab', () => {
 
   it('survives a cut tunnel through another node, and the next deploy restores it', async (t) => {
     const [n1, n2] = lab.nodes;
-    const state = readState(inventory.replace(/\.yaml$/, '.state.toml'));
+    const state = readState(statePath);
     const toN2 = `rait${state.nodes[n2!.name]!.sendPort}`;
     const del = await labExec(lab, n1!.name, ['ip', 'link', 'del', toN2]);
     assert.equal(del.code, 0, del.stderr);
@@ -166,7 +151,7 @@ describe('deploy to a 4-node ip4 lab', () => {
   it('removing a node from the inventory removes its tunnels on all the others', async () => {
     const original = readFileSync(inventory, 'utf8');
     const gone = lab.nodes[3]!;
-    const toGone = `rait${readState(inventory.replace(/\.yaml$/, '.state.toml')).nodes[gone.name]!.sendPort}`;
+    const toGone = `rait${readState(statePath).nodes[gone.name]!.sendPort}`;
     try {
       editInventory(inventory, (doc) => doc.deleteIn(['nodes', gone.name]));
       const r = await runCli(['deploy', inventory, '--json']);
@@ -200,9 +185,10 @@ describe('deploy to a 4-node ip4 lab', () => {
 });
 
 describe('deploy with netns isolation', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-netns-e2e-'));
+  const suite = labSuite('netns', 3);
+  const { inventory } = suite;
   let lab: Lab;
-  let inventory: string;
+  before(() => void (lab = suite.lab));
   const ns = 'overlay';
 
   const isolate = (on: boolean): void =>
@@ -218,14 +204,6 @@ describe('deploy with netns isolation', () => {
   };
   const netnsOf = async (node: string, netns?: string): Promise<string> =>
     (await labExec(lab, node, [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'readlink', '/proc/self/ns/net'])).stdout.trim();
-
-  before(async () => {
-    ({ lab, inventory } = await startLab(3, work, 'netns'));
-  });
-  after(async () => {
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    rmSync(work, { recursive: true, force: true });
-  });
 
   it('switching a deployed mesh to netns moves its links and babeld into the namespace', async () => {
     const plain = await runCli(['deploy', inventory]);

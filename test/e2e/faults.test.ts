@@ -4,17 +4,16 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { labDown, labExec, labUp, type Lab, type LabNode } from '../../src/lab/index.js';
+import { labExec, type Lab, type LabNode } from '../../src/lab/index.js';
 import { writeLab } from '../../src/lab/store.js';
 import { isAlive, run } from '../../src/lab/system.js';
 import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import { lastRunPath, readLastRun } from '../../src/run/last-run.js';
 import { CLI, editInventory, outcomes, runCli, waitFor } from './cli-helpers.js';
+import { labSuite } from './lab-suite.js';
 import { configDir, configDirProblems, configuredMtu, expectedLinkFacts, linkFacts } from './mesh-facts.js';
 
 
@@ -128,9 +127,8 @@ function deployKilledAt(inventory: string, node: LabNode, signal: NodeJS.Signals
 }
 
 describe('deploy when parts of a 4-node lab fail', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-faults-e2e-'));
-  const inventory = join(work, 'faults.yaml');
-  const statePath = join(work, 'faults.state.toml');
+  const suite = labSuite('faults', 4);
+  const { work, inventory, statePath } = suite;
   let lab: Lab;
   let state: FleetState;
   const node = (i: number): LabNode => lab.nodes[i - 1]!;
@@ -150,17 +148,13 @@ describe('deploy when parts of a 4-node lab fail', () => {
     Object.fromEntries(Object.entries(readLastRun(lastRunPath(statePath))!.nodes).map(([n, e]) => [n, e.result]));
 
   before(async () => {
-    lab = await labUp({ nodes: 4, name: `f${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
+    lab = suite.lab;
     editInventory(inventory, (d) => d.setIn(['ssh', 'connect_timeout'], 2));
     const keygen = await runCli(['keygen', inventory]);
     assert.equal(keygen.code, 0, keygen.stderr);
     state = readState(statePath);
   });
-  after(async () => {
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    assertHostWgIntact();
-    rmSync(work, { recursive: true, force: true });
-  });
+  after(() => assertHostWgIntact());
 
   it('leaks no private key into any command line, output, log or lab file; secret files are 0600', async () => {
     const keys = privateKeys();

@@ -1,16 +1,13 @@
 // Issue 6, load: a 16-node lab (240 tunnels). deploy and status succeed with the default --forks, and
 // one node at a time (--forks 1) builds exactly the same mesh. Runs as root.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { labDown, labUp, type Lab } from '../../src/lab/index.js';
+import type { Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import type { NodeOutcome } from '../../src/run/outcome.js';
 import { runCli, waitFor } from './cli-helpers.js';
+import { labSuite } from './lab-suite.js';
 import { expectedLinkFacts, linkFacts } from './mesh-facts.js';
 
 const NODES = 16;
@@ -21,8 +18,8 @@ interface StatusDoc {
 }
 
 describe(`deploy and status on a ${NODES}-node lab`, () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-load-e2e-'));
-  const inventory = join(work, 'load.yaml');
+  const suite = labSuite('load', NODES);
+  const { inventory } = suite;
   let lab: Lab;
   let state: FleetState;
 
@@ -44,14 +41,10 @@ describe(`deploy and status on a ${NODES}-node lab`, () => {
   };
 
   before(async () => {
-    lab = await labUp({ nodes: NODES, name: `l${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
+    lab = suite.lab;
     const keygen = await runCli(['keygen', inventory]);
     assert.equal(keygen.code, 0, keygen.stderr);
-    state = readState(join(work, 'load.state.toml'));
-  });
-  after(async () => {
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    rmSync(work, { recursive: true, force: true });
+    state = readState(suite.statePath);
   });
 
   let first: Map<string, string[]>;

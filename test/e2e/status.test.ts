@@ -1,14 +1,10 @@
 // `rait-fleet status` against a real 4-node lab (issue 5): healthy, a deleted interface, config drift
 // and an sshd that stops answering, each checked in the text output, in --json and against the nodes.
 // Runs as root.
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { labDown, labExec, labUp, type Lab } from '../../src/lab/index.js';
+import { labDown, labExec, type Lab } from '../../src/lab/index.js';
 import { loadInventory } from '../../src/inventory/load.js';
 import { isAlive } from '../../src/lab/system.js';
 import { readState } from '../../src/state/store.js';
@@ -18,6 +14,7 @@ import type { LinkHealth } from '../../src/status/types.js';
 import { matrixOf } from '../fixtures/status-matrix.js';
 import { escapeRegExp } from '../fixtures/cli.js';
 import { runCli, waitFor, type CliResult } from './cli-helpers.js';
+import { labSuite } from './lab-suite.js';
 
 const NODES = ['n1', 'n2', 'n3', 'n4'];
 const FULL_MESH: Record<string, string[]> = {
@@ -45,8 +42,8 @@ async function wgShow(lab: Lab, node: string): Promise<string[]> {
 
 
 describe('status of a 4-node lab', () => {
-  const work = mkdtempSync(join(tmpdir(), 'rf-status-e2e-'));
-  const inventory = join(work, 'inventory.yaml');
+  const suite = labSuite('status', 4);
+  const { inventory } = suite;
   let lab: Lab;
   let state: FleetState;
   /** Every status output of this suite (stdout and stderr), checked for private keys at the end. */
@@ -85,14 +82,10 @@ describe('status of a 4-node lab', () => {
   };
 
   before(async () => {
-    lab = await labUp({ nodes: 4, name: `st${randomBytes(2).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
+    lab = suite.lab;
     await deploy();
-    state = readState(inventory.replace(/\.yaml$/, '.state.toml'));
+    state = readState(suite.statePath);
     await untilHealthy();
-  });
-  after(async () => {
-    if (lab) await labDown(lab.name, lab.dir).catch(() => {});
-    rmSync(work, { recursive: true, force: true });
   });
 
   it('healthy: exit 0, all 12 directed links up in the matrix, the legend, a row per node', async () => {
