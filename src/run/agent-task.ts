@@ -5,7 +5,7 @@ import type { NodePlan, Plan } from '../mesh/types.js';
 import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
-import { closeAll, connect, isSudoPasswordError, loadCredentials } from '../ssh/index.js';
+import { closeAll, connect, isSudoPasswordError, loadCredentials, targetOf } from '../ssh/index.js';
 import { runFleet, type NodeResult, type OutputMode } from './fleet.js';
 
 interface AgentRunOptions {
@@ -74,8 +74,18 @@ export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentM
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
   const title = mode === 'check' ? 'deploy --check' : mode;
   // Ask for key passphrases before the progress display takes the terminal; they are cached per
-  // key file. A key that fails here fails again, with its node, inside the run.
-  for (const file of new Set(selected.map((n) => n.ssh.identityFile))) await loadCredentials([file]).catch(() => undefined);
+  // key file. The files are the ones connect will use (ssh_config's IdentityFile included). A key or
+  // an ssh_config that fails here fails again, with its node, inside the run.
+  const keySets = new Map<string, string[]>();
+  for (const n of selected) {
+    try {
+      const files = targetOf(n).identityFiles;
+      keySets.set(files.join('\0'), files);
+    } catch {
+      // reported by its node
+    }
+  }
+  for (const files of keySets.values()) await loadCredentials(files).catch(() => undefined);
   try {
     return await runFleet(selected, { forks: o.forks, output: o.output, title }, async (node, setStep) => {
       const np = byName.get(node.name);

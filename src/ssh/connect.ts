@@ -13,7 +13,7 @@ import { execOnClient, type ExecOptions, type ExecResult } from './exec.js';
 import { applyHostKeyPolicy, readKnownHosts } from './host-key-policy.js';
 import { hostKeyAlgorithms, knownKeyTypes } from './host-keys.js';
 import { loadCredentials, type Credentials } from './identity.js';
-import { hostConfigFrom, resolveTarget, type Endpoint, type HostConfig } from './target.js';
+import { hostConfigFrom, resolveTarget, type Endpoint, type HostConfig, type Target } from './target.js';
 import { parsedFile } from './file-cache.js';
 
 export interface ConnectOptions {
@@ -42,15 +42,16 @@ export class Connection {
 
 export const SSH_CONFIG_ENV = 'RAIT_FLEET_SSH_CONFIG';
 
-export async function connect(node: Node, opts: ConnectOptions = {}): Promise<Connection> {
-  const log = opts.log ?? (() => {});
+/** Where and how `node` is reached: the inventory's ssh settings with ~/.ssh/config applied. */
+export function targetOf(node: Node, opts: Pick<ConnectOptions, 'sshConfigPath'> = {}): Target {
   const home = homedir();
   const configPath = opts.sshConfigPath ?? process.env[SSH_CONFIG_ENV] ?? join(home, '.ssh', 'config');
-  const target = resolveTarget(node.ssh, node.host, readHostConfig(configPath), {
-    home,
-    localUser: userInfo().username,
-    configPath,
-  });
+  return resolveTarget(node.ssh, node.host, readHostConfig(configPath), { home, localUser: userInfo().username, configPath });
+}
+
+export async function connect(node: Node, opts: ConnectOptions = {}): Promise<Connection> {
+  const log = opts.log ?? (() => {});
+  const target = targetOf(node, opts);
   // Before the deadline starts: a passphrase prompt must not count against connect_timeout.
   const creds = await loadCredentials(target.identityFiles, opts.passphrase);
   const timeoutMs = node.ssh.connectTimeout * 1000;
