@@ -123,11 +123,16 @@ function readBabeld(r: YamlReader, at: Field, configDir: string, base: string): 
   };
 }
 
+/** The ssh defaults ~/.ssh/config may override (ssh/target.ts tells them apart from chosen values). */
+export const DEFAULT_SSH_USER = 'root';
+export const DEFAULT_SSH_PORT = 22;
+export const defaultIdentityFile = (home: string): string => join(home, '.ssh', 'id_ed25519');
+
 function defaultSsh(): SshSettings {
   return {
-    user: 'root',
-    port: 22,
-    identityFile: join(homedir(), '.ssh', 'id_ed25519'),
+    user: DEFAULT_SSH_USER,
+    port: DEFAULT_SSH_PORT,
+    identityFile: defaultIdentityFile(homedir()),
     knownHosts: join(homedir(), '.ssh', 'known_hosts'),
     hostKeyChecking: 'strict',
     become: false,

@@ -8,6 +8,7 @@
  */
 import SSHConfig from 'ssh-config';
 import { InputError } from '../errors.js';
+import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER, defaultIdentityFile } from '../inventory/load.js';
 import type { SshSettings } from '../inventory/types.js';
 
 export interface Endpoint {
@@ -30,10 +31,6 @@ export interface LocalContext {
   configPath: string;
 }
 
-export const DEFAULT_USER = 'root';
-export const DEFAULT_PORT = 22;
-export const defaultIdentityFile = (home: string): string => `${home}/.ssh/id_ed25519`;
-
 /** Settings ssh_config gives for a host, with lower-case directive names. */
 export type HostConfig = (host: string) => Record<string, string | string[]>;
 
@@ -46,8 +43,8 @@ export function hostConfigFrom(configText: string): HostConfig {
 export function resolveTarget(ssh: SshSettings, host: string, lookup: HostConfig, ctx: LocalContext): Target {
   const cfg = lookup(host);
   const realHost = first(cfg.hostname)?.replace(/%(.)/g, (m, c: string) => (c === 'h' ? host : c === '%' ? '%' : m)) ?? host;
-  const user = ssh.user === DEFAULT_USER ? (first(cfg.user) ?? ssh.user) : ssh.user;
-  const port = ssh.port === DEFAULT_PORT && first(cfg.port) ? parsePort(first(cfg.port)!, ctx.configPath, 'Port') : ssh.port;
+  const user = ssh.user === DEFAULT_SSH_USER ? (first(cfg.user) ?? ssh.user) : ssh.user;
+  const port = ssh.port === DEFAULT_SSH_PORT && first(cfg.port) ? parsePort(first(cfg.port)!, ctx.configPath, 'Port') : ssh.port;
   const configured = toList(cfg.identityfile).map((f) => expandPath(f, { ...ctx, user, host: realHost }));
   const identityFiles =
     ssh.identityFile === defaultIdentityFile(ctx.home) && configured.length > 0 ? configured : [ssh.identityFile];
@@ -79,7 +76,7 @@ function parseProxyJump(value: string | undefined, configPath: string): JumpSpec
 /** A jump host is resolved through ssh_config too (HostName, User, Port), never its own ProxyJump. */
 function resolveJump(spec: JumpSpec, targetUser: string, lookup: HostConfig, ctx: LocalContext): Endpoint {
   const cfg = lookup(spec.host);
-  const port = spec.port ?? (first(cfg.port) ? parsePort(first(cfg.port)!, ctx.configPath, 'Port') : DEFAULT_PORT);
+  const port = spec.port ?? (first(cfg.port) ? parsePort(first(cfg.port)!, ctx.configPath, 'Port') : DEFAULT_SSH_PORT);
   return { user: spec.user ?? first(cfg.user) ?? targetUser, host: first(cfg.hostname) ?? spec.host, port };
 }
 
