@@ -1,5 +1,5 @@
-// Files the control machine writes (state, last-run record, lab records and inventories): read if
-// present, replaced atomically, by default readable by their owner only.
+// Files the control machine reads and writes (inventory, templates, state, last-run record, lab
+// records): read with errors naming the file, replaced atomically, by default owner-only.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
@@ -13,6 +13,13 @@ export function readIfExists(path: string, what: string): string | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new InputError(`cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file: path });
   }
+}
+
+/** The file's text; any read error, a missing file too, names the file and `what` it is. */
+export function readText(path: string, what: string): string {
+  const text = readIfExists(path, what);
+  if (text === undefined) throw new InputError(`cannot read ${what}: ENOENT`, { file: path });
+  return text;
 }
 
 /** Writes through a temp file in the same directory, fsync, rename: readers see old or new, never half. */

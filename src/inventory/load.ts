@@ -1,9 +1,8 @@
 // Loads and validates the inventory YAML: the schema, the cross-field rules and the defaults.
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { InputError } from '../errors.js';
+import { readText } from '../atomic-file.js';
 import {
   MAX_IFNAME, isEndpointHost, isHostOrIp, isInterfacePrefix, isJumpSpec, isName, isNamespaceName, isSafeAbsolutePath, isUserName,
 } from './checks.js';
@@ -39,13 +38,7 @@ export function resolveInventoryPath(arg?: string): string {
 
 export function loadInventory(path: string): Inventory {
   const file = resolve(path);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`cannot read inventory: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { file });
-  }
-  return parseInventory(file, text);
+  return parseInventory(file, readText(file, 'inventory'));
 }
 
 /** Validates inventory text; `file` names it in errors and anchors relative paths. */
