@@ -4,17 +4,16 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { formatState } from '../../src/state/codec.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/state/keys.js';
 import type { NodeKeys } from '../../src/state/types.js';
 import { CLI, escapeRegExp } from '../fixtures/cli.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'rf-bad-input-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDirs('rf-bad-input-')();
 
 const SSH = 'ssh: { port: 9, connect_timeout: 2, identity_file: ./id, known_hosts: ./known_hosts }\n';
 /** A valid inventory with node a's fields and extra mesh settings spliced in. */

@@ -1,13 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { applyHostKeyPolicy } from '../../src/ssh/host-key-policy.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'rf-hkp-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDirs('rf-hkp-')();
 
 function hostKey(name: string): { blob: Buffer; line: string; fp: string } {
   const path = join(dir, name);

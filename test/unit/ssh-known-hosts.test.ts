@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   checkHostKey,
@@ -14,9 +13,9 @@ import {
   knownKeyTypes,
   parseKnownHosts,
 } from '../../src/ssh/host-keys.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'rf-kh-'));
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDirs('rf-kh-')();
 
 /** A fresh host key made by ssh-keygen: its .pub line, blob and what `ssh-keygen -lf` says of it. */
 function makeKey(type: 'ed25519' | 'rsa' | 'ecdsa', name: string) {

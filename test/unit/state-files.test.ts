@@ -1,14 +1,13 @@
 // The state file on disk: mode 0600 whatever the umask, and a warning when its directory is open to everyone.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { CLI, escapeRegExp } from '../fixtures/cli.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
-const root = mkdtempSync(join(tmpdir(), 'rf-state-files-'));
-after(() => rmSync(root, { recursive: true, force: true }));
+const root = tempDirs('rf-state-files-')();
 
 /** Runs the CLI under `umask`, in a fresh directory of `mode` holding a two-node inventory. */
 function keygenIn(name: string, mode: number, umask: string, ...flags: string[]) {
