@@ -64,7 +64,11 @@ async function must(argv: string[], env: NodeJS.ProcessEnv = {}, ok = [0]): Prom
 }
 
 /** Times argv REPS times, running `before` (untimed) ahead of each. */
-async function sample(label: string, argv: string[], o: { env?: NodeJS.ProcessEnv; ok?: number[]; before?: () => Promise<void> } = {}): Promise<Sample> {
+async function sample(
+  label: string,
+  argv: string[],
+  o: { env?: NodeJS.ProcessEnv; ok?: number[]; before?: () => Promise<void> } = {},
+): Promise<Sample> {
   const times: number[] = [];
   for (let i = 0; i < REPS; i++) {
     await o.before?.();
@@ -84,7 +88,10 @@ function opensshAll(lab: Lab, command: string): string[] {
 }
 
 async function benchLab(size: number, work: string, labs: Lab[]): Promise<Results> {
-  const name = `b${size}${Math.random().toString(36).slice(2, 4).replace(/[^a-z0-9]/g, 'x')}`;
+  const name = `b${size}${Math.random()
+    .toString(36)
+    .slice(2, 4)
+    .replace(/[^a-z0-9]/g, 'x')}`;
   const inv = join(work, `${name}.yaml`);
   say(`lab ${name}: ${size} nodes`);
   const lab = await labUp({ nodes: size, name, inventory: inv, dir: join(work, name), log: () => {} });
@@ -108,7 +115,9 @@ async function benchLab(size: number, work: string, labs: Lab[]): Promise<Result
   const fabricHosts = join(stage, 'hosts.json');
   writeFileSync(
     fabricHosts,
-    JSON.stringify(lab.nodes.map((n) => ({ name: n.name, host: n.address, key: lab.keyFile, known_hosts: lab.knownHosts, stage: join(stage, n.name) }))),
+    JSON.stringify(
+      lab.nodes.map((n) => ({ name: n.name, host: n.address, key: lab.keyFile, known_hosts: lab.knownHosts, stage: join(stage, n.name) })),
+    ),
     { mode: 0o600 },
   );
   const fabric = [PYTHON, join(ROOT, 'bench/fabric_deploy.py'), fabricHosts];
@@ -180,8 +189,10 @@ async function benchPlanning(): Promise<PlanResult> {
     renderMs: summarize(samples.renderMs),
     renderRssMiB: summarize(samples.renderRssMiB),
   };
-  say(`planning ${PLAN_NODES} nodes: ${formatSample(r.planMs)}, peak RSS ${r.planRssMiB.median} MiB; ` +
-    `rendering their files: ${formatSample(r.renderMs)}, peak RSS ${r.renderRssMiB.median} MiB`);
+  say(
+    `planning ${PLAN_NODES} nodes: ${formatSample(r.planMs)}, peak RSS ${r.planRssMiB.median} MiB; ` +
+      `rendering their files: ${formatSample(r.renderMs)}, peak RSS ${r.renderRssMiB.median} MiB`,
+  );
   return r;
 }
 
@@ -229,18 +240,29 @@ function ratios(r: Results): Ratio[] {
 
 function quietness(): string {
   const tests = firstLine(['sh', '-c', 'pgrep -fc "node --test" || true']);
-  return `load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, ${tests} other \`node --test\` processes`;
+  return `load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}, ${tests} other \`node --test\` processes`;
 }
 
 function report(all: Map<number, Results>, plan: PlanResult, machineRows: [string, string][], before: string, after: string): string {
   const sizes = [...all.keys()];
   const timings = markdownTable(
     ['measurement (median, min–max)', ...sizes.map((s) => `${s} nodes`)],
-    MEASUREMENTS.map(([key, label]) => [label, ...sizes.map((s) => { const x = all.get(s)![key]; return x ? formatSample(x) : '–'; })]),
+    MEASUREMENTS.map(([key, label]) => [
+      label,
+      ...sizes.map((s) => {
+        const x = all.get(s)![key];
+        return x ? formatSample(x) : '–';
+      }),
+    ]),
   );
   const ratioRows = ratios(all.get(sizes[0]!)!).map((r0, i) => [
     r0.name,
-    ...sizes.map((s) => { const r = ratios(all.get(s)!)[i]!; return s === Math.max(...sizes) ? formatRatio(r) : formatRatio({ ...r, target: undefined }); }),
+    ...sizes.map((s) => {
+      const r = ratios(all.get(s)!)[i]!;
+      return s === Math.max(...sizes) ? formatRatio(r) : formatRatio({ ...r, target: undefined });
+    }),
   ]);
   const ratioTable = markdownTable(['ratio of medians', ...sizes.map((s) => `${s} nodes`)], ratioRows);
   const mib = (x: Sample): string => `${x.median} MiB (${x.min}–${x.max})`;
@@ -248,7 +270,11 @@ function report(all: Map<number, Results>, plan: PlanResult, machineRows: [strin
   const planTable = markdownTable(
     ['1,000 synthetic nodes (median, min–max)', 'value', 'target'],
     [
-      ["planning: plan, peers.conf, every node's links — time", formatSample(plan.planMs), `< 1 s: ${plan.planMs.median < 1000 ? 'met' : 'missed'}`],
+      [
+        "planning: plan, peers.conf, every node's links — time",
+        formatSample(plan.planMs),
+        `< 1 s: ${plan.planMs.median < 1000 ? 'met' : 'missed'}`,
+      ],
       ['planning: peak RSS of the process', mib(plan.planRssMiB), under300MB(plan.planRssMiB)],
       ["rendering every node's files (rait.conf, babeld.conf) — time", formatSample(plan.renderMs), '–'],
       ['planning + rendering: peak RSS of the process', mib(plan.renderRssMiB), under300MB(plan.renderRssMiB)],
@@ -279,7 +305,7 @@ function report(all: Map<number, Results>, plan: PlanResult, machineRows: [strin
     '## How it is measured',
     '',
     '- Lab nodes are network + mount namespaces on this machine, each with its own sshd and an empty root home; they share its cores',
-    '  with the control side, so every timing includes the nodes\' own work.',
+    "  with the control side, so every timing includes the nodes' own work.",
     '- OpenSSH floor: one `sh` starting `ssh -o BatchMode=yes -o ControlMaster=no … true` to every node at once, same key.',
     '  Stack floor: `node dist/bench/stack-floor.js`, our ssh2 transport to every node at once running `true`.',
     '- Cold: before each run `rait-fleet down` and the files removed, so every node starts empty. No-op: the same deploy again.',
@@ -288,11 +314,11 @@ function report(all: Map<number, Results>, plan: PlanResult, machineRows: [strin
     '  Ansible: forks = nodes, pipelining on, no fact gathering, its default SSH ControlPersist (which keeps its connections',
     '  open between runs: in its favour). Fabric: one connection per node, all at once from a thread pool.',
     '- WireGuard creation: every node at once starts one `wireguard-go` per peer the way the agent does (start, wait for its',
-    '  control socket); the slowest node\'s time. Kernel WireGuard creates a link in about a millisecond, so with it a cold',
+    "  control socket); the slowest node's time. Kernel WireGuard creates a link in about a millisecond, so with it a cold",
     '  deploy costs roughly the cold time minus this.',
     '- Planning (`node dist/bench/plan.js`, one process per repetition): planMesh on a 1,000-node inventory with babeld, then',
-    '  every node\'s links (999,000); the plan computes each node\'s files when first read, so rendering them all (what a deploy',
-    '  of the whole fleet does; `--limit` renders only its nodes) is timed as its own step, with the process\'s peak RSS after it.',
+    "  every node's links (999,000); the plan computes each node's files when first read, so rendering them all (what a deploy",
+    "  of the whole fleet does; `--limit` renders only its nodes) is timed as its own step, with the process's peak RSS after it.",
     '',
   ].join('\n');
 }

@@ -96,9 +96,7 @@ export function agentCommand(mode: AgentMode, opts: { verbose: boolean; become: 
 
 /** The agent script text, from src/agent (beside this file in src, ../../../src/agent from dist). */
 export function loadAgentScript(): string {
-  const candidates = ['../../../src/agent/rait-agent.sh', './rait-agent.sh'].map((rel) =>
-    fileURLToPath(new URL(rel, import.meta.url)),
-  );
+  const candidates = ['../../../src/agent/rait-agent.sh', './rait-agent.sh'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
   const found = candidates.find((p) => existsSync(p));
   if (!found) throw new Error(`agent script not found (looked at ${candidates.join(', ')})`);
   return readFileSync(found, 'utf8');

@@ -167,9 +167,7 @@ function statusReport(o: Obj): StatusReport {
       babeld: str(versions.babeld, 'versions.babeld'),
       kernel: str(versions.kernel, 'versions.kernel'),
     },
-    configHashes: Object.fromEntries(
-      Object.entries(hashes).map(([name, h]) => [name, str(h, `configHashes.${name}`)]),
-    ),
+    configHashes: Object.fromEntries(Object.entries(hashes).map(([name, h]) => [name, str(h, `configHashes.${name}`)])),
     links: arr(o.links, 'links', linkState),
     babel: {
       running: bool(babel.running, 'babel.running'),

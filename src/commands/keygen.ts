@@ -11,7 +11,9 @@ export default function register(program: Command): void {
     .option('--rotate <node>', 'make a new key pair for this node (repeatable, or comma-separated)', collect)
     .option('--prune', 'drop state entries of nodes no longer in the inventory (otherwise their ports stay reserved)')
     .addHelpText('after', '\nKeys live in the state file (mode 0600). Private keys are never printed; a second run changes nothing.')
-    .action(async (inventoryArg: string | undefined, flags: KeygenFlags) => (await import('./keygen-action.js')).runKeygen(inventoryArg, flags));
+    .action(async (inventoryArg: string | undefined, flags: KeygenFlags) =>
+      (await import('./keygen-action.js')).runKeygen(inventoryArg, flags),
+    );
 }
 
 /** `--rotate a --rotate b` and `--rotate a,b` both rotate a and b. */

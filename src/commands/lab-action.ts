@@ -32,7 +32,10 @@ export async function runLabUp(flags: UpFlags): Promise<void> {
     log: say,
   });
   process.stdout.write(
-    `${formatTable(['node', 'address', 'loopback', 'sshd pid'], up.nodes.map((n) => [n.name, n.address, n.loopback, String(n.sshdPid)]))}\n` +
+    `${formatTable(
+      ['node', 'address', 'loopback', 'sshd pid'],
+      up.nodes.map((n) => [n.name, n.address, n.loopback, String(n.sshdPid)]),
+    )}\n` +
       `inventory: ${up.inventory}\nssh: ssh -F /dev/null -i ${up.keyFile} -o UserKnownHostsFile=${up.knownHosts} root@${up.nodes[0]!.address}\n` +
       `remove:    rait-fleet lab down --name ${up.name}${flags.dir ? ` --dir ${flags.dir}` : ''}\n`,
   );

@@ -23,5 +23,4 @@ export const limitOption = () =>
 export const forksOption = () =>
   new Option('-f, --forks <n>', 'how many nodes to work on at once').argParser(positiveInt('--forks')).default(DEFAULT_FORKS);
 export const jsonOption = () => new Option('--json', 'print one machine-readable JSON document on stdout, no progress');
-export const verboseOption = () => new Option('-v, --verbose', "show every command the agent runs on the nodes");
-
+export const verboseOption = () => new Option('-v, --verbose', 'show every command the agent runs on the nodes');

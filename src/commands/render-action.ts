@@ -40,5 +40,7 @@ function selectFiles(files: NodeFiles, only: RenderFlags['file']): string {
     if (text === undefined) throw new InputError('babeld is disabled in this inventory', { field: '--file' });
     return text;
   }
-  return FILES.filter((f) => files[f] !== undefined).map((f) => `==> ${f} <==\n${files[f]}`).join('\n');
+  return FILES.filter((f) => files[f] !== undefined)
+    .map((f) => `==> ${f} <==\n${files[f]}`)
+    .join('\n');
 }

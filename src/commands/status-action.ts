@@ -39,7 +39,11 @@ export async function runStatus(inventoryArg: string | undefined, flags: StatusF
 
   const round = async (): Promise<number> => {
     const probes = await collectStatus(plan, selected, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
-    const health = analyzeMesh(plan, selected.map((n) => n.name), probes);
+    const health = analyzeMesh(
+      plan,
+      selected.map((n) => n.name),
+      probes,
+    );
     if (flags.json) {
       // Watching prints one document per line (JSON Lines), so a consumer can read them as they come.
       process.stdout.write(`${JSON.stringify(statusDocument(health, probes), null, watching ? undefined : 2)}\n`);

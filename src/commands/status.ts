@@ -18,7 +18,12 @@ export default function register(program: Command): void {
         .argParser(positiveInt('--watch'))
         .preset(DEFAULT_WATCH_SECONDS),
     )
-    .option('--matrix', 'print the link matrix however wide it is (by default a matrix wider than the terminal gives way to a list of the links not up)')
+    .option(
+      '--matrix',
+      'print the link matrix however wide it is (by default a matrix wider than the terminal gives way to a list of the links not up)',
+    )
     .addOption(verboseOption())
-    .action(async (inventoryArg: string | undefined, flags: StatusFlags) => (await import('./status-action.js')).runStatus(inventoryArg, flags));
+    .action(async (inventoryArg: string | undefined, flags: StatusFlags) =>
+      (await import('./status-action.js')).runStatus(inventoryArg, flags),
+    );
 }

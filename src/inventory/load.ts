@@ -4,23 +4,35 @@ import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readText } from '../atomic-file.js';
 import {
-  MAX_IFNAME, isEndpointHost, isHostOrIp, isInterfacePrefix, isJumpSpec, isName, isNamespaceName, isSafeAbsolutePath, isUserName,
+  MAX_IFNAME,
+  isEndpointHost,
+  isHostOrIp,
+  isInterfacePrefix,
+  isJumpSpec,
+  isName,
+  isNamespaceName,
+  isSafeAbsolutePath,
+  isUserName,
 } from './checks.js';
-import type {
-  AddressFamily, BabeldSettings, HostKeyChecking, Inventory, Isolation, MeshSettings, Node, SshSettings,
-} from './types.js';
+import type { AddressFamily, BabeldSettings, HostKeyChecking, Inventory, Isolation, MeshSettings, Node, SshSettings } from './types.js';
 import { readVars } from './vars.js';
 import { YamlReader, entryOr, type Field } from './yaml-reader.js';
 
 const TOP_KEYS = ['mesh', 'state', 'ssh', 'nodes'] as const;
 const MESH_KEYS = [
-  'interface_prefix', 'interface_group', 'mtu', 'fwmark', 'send_port_range', 'isolation',
-  'interface_namespace', 'transit_namespace', 'config_dir', 'babeld',
+  'interface_prefix',
+  'interface_group',
+  'mtu',
+  'fwmark',
+  'send_port_range',
+  'isolation',
+  'interface_namespace',
+  'transit_namespace',
+  'config_dir',
+  'babeld',
 ] as const;
 const BABELD_KEYS = ['enabled', 'template', 'config_path', 'socket', 'hello_interval'] as const;
-const SSH_KEYS = [
-  'user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump',
-] as const;
+const SSH_KEYS = ['user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump'] as const;
 const NODE_KEYS = ['host', 'endpoint', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
 
 const ADDRESS_FAMILIES: readonly AddressFamily[] = ['ip4', 'ip6'];
@@ -58,19 +70,25 @@ export function parseInventory(file: string, text: string): Inventory {
   checkPorts(r, mesh.sendPortRange, read, r.map(meshField).get('send_port_range') ?? nodesField);
   const nodes = read.map((n) => n.node);
   const stateField = top.get('state');
-  const statePath = stateField
-    ? localPath(r.string(stateField), base)
-    : join(base, `${basename(file).replace(/\.ya?ml$/, '')}.state.toml`);
+  const statePath = stateField ? localPath(r.string(stateField), base) : join(base, `${basename(file).replace(/\.ya?ml$/, '')}.state.toml`);
   return { path: file, mesh, statePath, ssh, nodes };
 }
 
 function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
   const m = r.map(at, MESH_KEYS);
-  const interfacePrefix = entryOr(m, 'interface_prefix', (f) => r.string(f, isInterfacePrefix, 'interface prefix (a letter, then letters, digits, "_", "-")'), 'rait');
+  const interfacePrefix = entryOr(
+    m,
+    'interface_prefix',
+    (f) => r.string(f, isInterfacePrefix, 'interface prefix (a letter, then letters, digits, "_", "-")'),
+    'rait',
+  );
   const sendPortRange = entryOr(m, 'send_port_range', (f) => readRange(r, f), [50000, 50999] as const);
   const longest = interfacePrefix.length + String(sendPortRange[1]).length;
   if (longest > MAX_IFNAME) {
-    throw r.error(m.get('interface_prefix') ?? at, `"${interfacePrefix}${sendPortRange[1]}" is ${longest} bytes; interface names are at most ${MAX_IFNAME}`);
+    throw r.error(
+      m.get('interface_prefix') ?? at,
+      `"${interfacePrefix}${sendPortRange[1]}" is ${longest} bytes; interface names are at most ${MAX_IFNAME}`,
+    );
   }
   const isolation = entryOr(m, 'isolation', (f) => r.oneOf(f, ISOLATIONS), 'none');
   const namespace = (f: Field): string => {
@@ -139,14 +157,30 @@ function readSsh(r: YamlReader, at: Field, inherited: SshSettings, base: string)
   const ssh: SshSettings = { ...inherited };
   for (const [key, f] of s) {
     switch (key as (typeof SSH_KEYS)[number]) {
-      case 'user': ssh.user = r.string(f, isUserName, 'user name'); break;
-      case 'port': ssh.port = r.integer(f, 1, 65535); break;
-      case 'identity_file': ssh.identityFile = localPath(r.string(f), base); break;
-      case 'known_hosts': ssh.knownHosts = localPath(r.string(f), base); break;
-      case 'host_key_checking': ssh.hostKeyChecking = r.oneOf(f, HOST_KEY_CHECKING); break;
-      case 'become': ssh.become = r.boolean(f); break;
-      case 'connect_timeout': ssh.connectTimeout = r.integer(f, 1, 3600); break;
-      case 'jump': ssh.jump = r.string(f, isJumpSpec, 'jump host (expected [user@]host[:port])'); break;
+      case 'user':
+        ssh.user = r.string(f, isUserName, 'user name');
+        break;
+      case 'port':
+        ssh.port = r.integer(f, 1, 65535);
+        break;
+      case 'identity_file':
+        ssh.identityFile = localPath(r.string(f), base);
+        break;
+      case 'known_hosts':
+        ssh.knownHosts = localPath(r.string(f), base);
+        break;
+      case 'host_key_checking':
+        ssh.hostKeyChecking = r.oneOf(f, HOST_KEY_CHECKING);
+        break;
+      case 'become':
+        ssh.become = r.boolean(f);
+        break;
+      case 'connect_timeout':
+        ssh.connectTimeout = r.integer(f, 1, 3600);
+        break;
+      case 'jump':
+        ssh.jump = r.string(f, isJumpSpec, 'jump host (expected [user@]host[:port])');
+        break;
     }
   }
   return ssh;

@@ -9,7 +9,12 @@ import { didYouMean } from './suggest.js';
  */
 export function selectNodes(inv: Inventory, limit?: string): Node[] {
   if (limit === undefined) return inv.nodes;
-  const wanted = new Set(limit.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+  const wanted = new Set(
+    limit
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
   if (wanted.size === 0) throw new InputError('names no node or group', { field: '--limit' });
   const groups = new Set(inv.nodes.flatMap((n) => n.groups));
   const known = [...inv.nodes.map((n) => n.name), ...groups];

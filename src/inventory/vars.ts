@@ -22,7 +22,10 @@ export function readVars(r: YamlReader, at: Field): Record<string, unknown> {
 function checkSingleLine(r: YamlReader, at: Field, value: unknown, path: string, ancestors: object[] = []): void {
   if (typeof value === 'string') {
     if (CONTROL.test(value)) {
-      throw r.error({ node: at.node, path }, `newlines and control characters are not allowed (templates may write vars into config files): ${JSON.stringify(value)}`);
+      throw r.error(
+        { node: at.node, path },
+        `newlines and control characters are not allowed (templates may write vars into config files): ${JSON.stringify(value)}`,
+      );
     }
     return;
   }

@@ -20,7 +20,10 @@ export class YamlReader {
   private readonly lines: LineCounter;
   private readonly doc: Document;
 
-  constructor(readonly file: string, text: string) {
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
     const lineCounter = new LineCounter();
     this.lines = lineCounter;
     // Duplicate keys are detected by map() so that the error can name the field.
@@ -52,7 +55,7 @@ export class YamlReader {
     for (const pair of at.node.items) {
       const keyNode = pair.key as YamlNode | null;
       const keyField = { node: keyNode, path: at.path };
-      if (!isScalar(keyNode) || typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number') {
+      if (!isScalar(keyNode) || (typeof keyNode.value !== 'string' && typeof keyNode.value !== 'number')) {
         throw this.error(keyField, 'keys must be plain strings');
       }
       const key = String(keyNode.value);

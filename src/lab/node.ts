@@ -83,8 +83,23 @@ export function startNode(lab: Lab, node: LabNode, sshd: string): { pid: number;
   const log = openSync(sshdLogPath(node), 'a', 0o600);
   const prefixLength = lab.subnet.split('/')[1];
   const args = [
-    'netns', 'exec', node.namespace, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', NODE_SCRIPT, 'rfl-node',
-    node.dir, `${node.address}/${prefixLength}`, node.loopback, node.loopback4, lab.addressFamily === 'ip6' ? 'nodad' : '', sshd,
+    'netns',
+    'exec',
+    node.namespace,
+    'unshare',
+    '--mount',
+    '--propagation',
+    'private',
+    'sh',
+    '-c',
+    NODE_SCRIPT,
+    'rfl-node',
+    node.dir,
+    `${node.address}/${prefixLength}`,
+    node.loopback,
+    node.loopback4,
+    lab.addressFamily === 'ip6' ? 'nodad' : '',
+    sshd,
   ];
   try {
     const child = spawn('ip', args, { detached: true, stdio: ['ignore', log, log] });

@@ -85,7 +85,9 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
   const underlay = user ?? (family === 'ip4' ? slot.ip4 : slot.ip6);
   const bridgeAt = bridgeIndex(underlay);
   if (req.nodes >= bridgeAt) {
-    throw new InputError(`${formatPrefix(underlay)} has room for ${bridgeAt - 1} nodes plus the bridge, not ${req.nodes}`, { field: '--nodes' });
+    throw new InputError(`${formatPrefix(underlay)} has room for ${bridgeAt - 1} nodes plus the bridge, not ${req.nodes}`, {
+      field: '--nodes',
+    });
   }
 
   const nodes: LabNode[] = Array.from({ length: req.nodes }, (_, i) => {

@@ -42,7 +42,9 @@ export function assertPrograms(): { sshd: string } {
   const missing = Object.keys(PROGRAMS).filter((p) => !findProgram(p));
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((p) => PROGRAMS[p]))].join(' ');
-    throw new Error(`missing program${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} — install with: apt-get install -y ${packages}`);
+    throw new Error(
+      `missing program${missing.length > 1 ? 's' : ''}: ${missing.join(', ')} — install with: apt-get install -y ${packages}`,
+    );
   }
   return { sshd: findProgram('sshd')! };
 }

@@ -50,7 +50,10 @@ export async function routesInUse(): Promise<Prefix[]> {
 
 /** The device the kernel would send to each address through (`ip route get`). */
 export async function routeDevices(addresses: readonly string[]): Promise<Map<string, string>> {
-  const out = await ipBatch(addresses.map((a) => `route get ${a}`), true);
+  const out = await ipBatch(
+    addresses.map((a) => `route get ${a}`),
+    true,
+  );
   const devs = new Map<string, string>();
   for (const line of out.split('\n').filter((l) => l.trim())) {
     for (const r of JSON.parse(line) as { dst: string; dev?: string }[]) devs.set(r.dst, r.dev ?? '');

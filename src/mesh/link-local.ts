@@ -29,7 +29,6 @@ export function linkLocal(own: KeySeed, peer: KeySeed): string {
   return ['fe80:', HEX[g0], HEX[hi & 0xffff], HEX[lo >>> 16], `${HEX[lo & 0xffff]}/64`].join(':');
 }
 
-
 /** MurmurHash3's 32-bit finalizer: a cheap, well-mixing bijection. */
 function fmix32(x: number): number {
   x ^= x >>> 16;

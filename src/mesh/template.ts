@@ -108,7 +108,12 @@ function templateMesh(mesh: MeshSettings): Record<string, unknown> {
     interface_namespace: mesh.interfaceNamespace,
     transit_namespace: mesh.transitNamespace,
     config_dir: mesh.configDir,
-    babeld: { enabled: mesh.babeld.enabled, config_path: mesh.babeld.configPath, socket: mesh.babeld.socket, hello_interval: mesh.babeld.helloInterval },
+    babeld: {
+      enabled: mesh.babeld.enabled,
+      config_path: mesh.babeld.configPath,
+      socket: mesh.babeld.socket,
+      hello_interval: mesh.babeld.helloInterval,
+    },
   };
 }
 

@@ -68,9 +68,24 @@ export interface FleetAgentOptions {
 }
 
 /** Runs the agent in `mode` on every selected node in parallel; plans come from the whole mesh. */
-export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: 'status', o: FleetAgentOptions): Promise<Map<string, NodeResult<StatusReport>>>;
-export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: 'deploy' | 'check' | 'down', o: FleetAgentOptions): Promise<Map<string, NodeResult<ApplyReport>>>;
-export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentMode, o: FleetAgentOptions): Promise<Map<string, NodeResult<ApplyReport | StatusReport>>> {
+export async function runAgentOnFleet(
+  plan: Plan,
+  selected: Node[],
+  mode: 'status',
+  o: FleetAgentOptions,
+): Promise<Map<string, NodeResult<StatusReport>>>;
+export async function runAgentOnFleet(
+  plan: Plan,
+  selected: Node[],
+  mode: 'deploy' | 'check' | 'down',
+  o: FleetAgentOptions,
+): Promise<Map<string, NodeResult<ApplyReport>>>;
+export async function runAgentOnFleet(
+  plan: Plan,
+  selected: Node[],
+  mode: AgentMode,
+  o: FleetAgentOptions,
+): Promise<Map<string, NodeResult<ApplyReport | StatusReport>>> {
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
   const title = mode === 'check' ? 'deploy --check' : mode;
   // Ask for key passphrases before the progress display takes the terminal; they are cached per
@@ -90,7 +105,13 @@ export async function runAgentOnFleet(plan: Plan, selected: Node[], mode: AgentM
     return await runFleet(selected, { forks: o.forks, output: o.output, title }, async (node, setStep) => {
       const np = byName.get(node.name);
       if (!np) throw new Error(`no plan for ${node.name}`);
-      const onLog = o.verbose ? (text: string) => text.split('\n').filter(Boolean).forEach((l) => o.log(`[${node.name}] ${l}`)) : undefined;
+      const onLog = o.verbose
+        ? (text: string) =>
+            text
+              .split('\n')
+              .filter(Boolean)
+              .forEach((l) => o.log(`[${node.name}] ${l}`))
+        : undefined;
       // parseReport checked the reply against `mode`; the overloads above give callers its type.
       return runAgent(np, plan.mesh, mode, { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs });
     });

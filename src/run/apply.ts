@@ -25,7 +25,12 @@ export async function runApplyCommand(inventoryArg: string | undefined, mode: Ap
   const note = (m: string) => process.stderr.write(`${m}\n`);
   // The state lock is held for the whole run, so two deploys/downs of one fleet never interleave their
   // writes to the nodes; --limit and the templates are checked before the state is written.
-  return runWithFleetLock(inventoryArg, note, (fleet) => prepareApply(fleet, flags.limit), (p) => applyPrepared(p, mode, flags, note));
+  return runWithFleetLock(
+    inventoryArg,
+    note,
+    (fleet) => prepareApply(fleet, flags.limit),
+    (p) => applyPrepared(p, mode, flags, note),
+  );
 }
 
 interface PreparedApply extends PlanSelection {
@@ -49,7 +54,11 @@ async function applyPrepared(
     if (flags.json) process.stdout.write(`${JSON.stringify({ command: mode, ok: true, nodes: [] }, null, 2)}\n`);
     return;
   }
-  if (mode === 'deploy') recordStart(record, selected.map((n) => n.name));
+  if (mode === 'deploy')
+    recordStart(
+      record,
+      selected.map((n) => n.name),
+    );
   const output = progressOutput(Boolean(flags.json));
   const results = await runAgentOnFleet(plan, selected, mode, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
   const outcomes = selected.map((n) => outcomeOf(n.name, results.get(n.name)!));

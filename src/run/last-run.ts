@@ -29,7 +29,10 @@ export const emptyLastRun = (): LastRun => ({ version: 1, nodes: {} });
 
 /** Pure: `last` with `nodes` marked interrupted, written before a deploy so a killed run still shows them. */
 export function markStarted(last: LastRun, nodes: string[], at: string): LastRun {
-  return merge(last, nodes.map((node) => [node, { result: 'interrupted', at }]));
+  return merge(
+    last,
+    nodes.map((node) => [node, { result: 'interrupted', at }]),
+  );
 }
 
 /** Pure: `last` with the outcomes of a finished deploy; nodes it did not touch keep their entries. */

@@ -38,4 +38,8 @@ export function formatCheck(outcomes: NodeOutcome[]): string {
 }
 
 const count = (xs: string[] | undefined): string => (xs ? String(xs.length) : '-');
-const indent = (text: string): string[] => text.replace(/\n$/, '').split('\n').map((l) => `      ${l}`);
+const indent = (text: string): string[] =>
+  text
+    .replace(/\n$/, '')
+    .split('\n')
+    .map((l) => `      ${l}`);

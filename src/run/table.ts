@@ -3,7 +3,12 @@ export function formatTable(header: string[], rows: string[][]): string {
   const lines = [header, ...rows];
   const widths = header.map((_, col) => Math.max(...lines.map((cells) => width(cells[col] ?? ''))));
   return lines
-    .map((cells) => widths.map((w, col) => pad(cells[col] ?? '', w)).join('  ').trimEnd())
+    .map((cells) =>
+      widths
+        .map((w, col) => pad(cells[col] ?? '', w))
+        .join('  ')
+        .trimEnd(),
+    )
     .join('\n');
 }
 

@@ -71,12 +71,21 @@ export async function connect(node: Node, opts: ConnectOptions = {}): Promise<Co
 
 /** Ends every shared jump host connection (call once the command is done with all nodes). */
 export function closeAll(): void {
-  for (const pending of jumps.values()) pending.then((c) => c.end(), () => {});
+  for (const pending of jumps.values())
+    pending.then(
+      (c) => c.end(),
+      () => {},
+    );
   jumps.clear();
 }
 
 function readHostConfig(path: string): HostConfig {
-  return parsedFile(path, () => readFileSync(path, 'utf8'), hostConfigFrom, () => ({}));
+  return parsedFile(
+    path,
+    () => readFileSync(path, 'utf8'),
+    hostConfigFrom,
+    () => ({}),
+  );
 }
 
 interface Dialer {
@@ -108,8 +117,7 @@ function jumpClient(hops: Endpoint[], dialer: Dialer): Promise<Client> {
 
 function forward(jump: Client, to: Endpoint): Promise<Duplex> {
   return new Promise((resolve, reject) => {
-    const failed = (err: Error): void =>
-      reject(new SshError('unreachable', `${to.host}:${to.port} via jump host: ${err.message}`));
+    const failed = (err: Error): void => reject(new SshError('unreachable', `${to.host}:${to.port} via jump host: ${err.message}`));
     try {
       jump.forwardOut('127.0.0.1', 0, to.host, to.port, (err, channel) => (err ? failed(err) : resolve(channel)));
     } catch (e) {
@@ -122,10 +130,13 @@ function forward(jump: Client, to: Endpoint): Promise<Duplex> {
 function beforeDeadline<T>(pending: Promise<T>, deadline: number, label: string, dispose?: (v: T) => void): Promise<T> {
   return new Promise((resolve, reject) => {
     let late = false;
-    const timer = setTimeout(() => {
-      late = true;
-      reject(timeoutError(label));
-    }, Math.max(0, deadline - Date.now()));
+    const timer = setTimeout(
+      () => {
+        late = true;
+        reject(timeoutError(label));
+      },
+      Math.max(0, deadline - Date.now()),
+    );
     pending.then(
       (v) => (late ? dispose?.(v) : (clearTimeout(timer), resolve(v))),
       (e: unknown) => (late ? undefined : (clearTimeout(timer), reject(e))),

@@ -3,18 +3,15 @@ import { appendFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parsedFile } from './file-cache.js';
 import type { HostKeyChecking } from '../inventory/types.js';
-import {
-  checkHostKey,
-  fingerprint,
-  hostField,
-  keyTypeOf,
-  knownHostsLine,
-  parseKnownHosts,
-  type KnownHostEntry,
-} from './host-keys.js';
+import { checkHostKey, fingerprint, hostField, keyTypeOf, knownHostsLine, parseKnownHosts, type KnownHostEntry } from './host-keys.js';
 
 export function readKnownHosts(path: string): KnownHostEntry[] {
-  return parsedFile(path, () => readFileSync(path, 'utf8'), (text) => parseKnownHosts(text, path), []);
+  return parsedFile(
+    path,
+    () => readFileSync(path, 'utf8'),
+    (text) => parseKnownHosts(text, path),
+    [],
+  );
 }
 
 /** Returns undefined when the key is accepted, else the reason it is refused (for an SshError 'host-key'). */

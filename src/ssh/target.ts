@@ -46,11 +46,8 @@ export function resolveTarget(ssh: SshSettings, host: string, lookup: HostConfig
   const user = ssh.user === DEFAULT_SSH_USER ? (first(cfg.user) ?? ssh.user) : ssh.user;
   const port = ssh.port === DEFAULT_SSH_PORT && first(cfg.port) ? parsePort(first(cfg.port)!, ctx.configPath, 'Port') : ssh.port;
   const configured = toList(cfg.identityfile).map((f) => expandPath(f, { ...ctx, user, host: realHost }));
-  const identityFiles =
-    ssh.identityFile === defaultIdentityFile(ctx.home) && configured.length > 0 ? configured : [ssh.identityFile];
-  const jumps = ssh.jump
-    ? [parseJumpSpec(ssh.jump, 'ssh.jump')]
-    : parseProxyJump(first(cfg.proxyjump), ctx.configPath);
+  const identityFiles = ssh.identityFile === defaultIdentityFile(ctx.home) && configured.length > 0 ? configured : [ssh.identityFile];
+  const jumps = ssh.jump ? [parseJumpSpec(ssh.jump, 'ssh.jump')] : parseProxyJump(first(cfg.proxyjump), ctx.configPath);
   return { user, host: realHost, port, identityFiles, jumps: jumps.map((j) => resolveJump(j, user, lookup, ctx)) };
 }
 

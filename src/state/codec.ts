@@ -17,11 +17,13 @@ export function formatState(state: FleetState): string {
       `send_port = ${k.sendPort}`,
     ].join('\n'),
   );
-  return [
-    '# rait-fleet state: WireGuard keys and SendPorts. SECRET - keep mode 0600, do not edit by hand.',
-    `version = ${STATE_VERSION}`,
-    ...tables,
-  ].join('\n\n') + '\n';
+  return (
+    [
+      '# rait-fleet state: WireGuard keys and SendPorts. SECRET - keep mode 0600, do not edit by hand.',
+      `version = ${STATE_VERSION}`,
+      ...tables,
+    ].join('\n\n') + '\n'
+  );
 }
 
 /** Parses and validates state text; errors name `file` and the field. */
@@ -94,7 +96,9 @@ export function lineOf(text: string, field: string): number | undefined {
   // Node names may hold dots: try "<name>.<key>" first, then the whole rest as a name.
   const rest = field.slice('nodes.'.length);
   const dot = rest.lastIndexOf('.');
-  return (dot > 0 ? find(rest.slice(0, dot), rest.slice(dot + 1)) ?? find(rest.slice(0, dot), undefined) : undefined) ?? find(rest, undefined);
+  return (
+    (dot > 0 ? (find(rest.slice(0, dot), rest.slice(dot + 1)) ?? find(rest.slice(0, dot), undefined)) : undefined) ?? find(rest, undefined)
+  );
 }
 
 function unquoteKey(k: string): string {

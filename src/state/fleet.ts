@@ -99,7 +99,9 @@ function warnIfWorldWritable(dir: string, log: (msg: string) => void): void {
     return; // a missing directory fails later, with the state file's name
   }
   if (mode & 0o002) {
-    log(`warning: ${dir} is writable by every user, who could replace or squat the state file (the fleet's keys); keep it in a directory only you can write`);
+    log(
+      `warning: ${dir} is writable by every user, who could replace or squat the state file (the fleet's keys); keep it in a directory only you can write`,
+    );
   }
 }
 

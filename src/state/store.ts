@@ -13,7 +13,8 @@ export function readState(path: string): FleetState {
 export const readStateText = (path: string): string | undefined => readIfExists(path, 'state file');
 
 /** The state in `text` (read from `path`, for messages); no text is an empty state. */
-export const stateOf = (path: string, text: string | undefined): FleetState => (text === undefined ? { nodes: {} } : parseState(path, text));
+export const stateOf = (path: string, text: string | undefined): FleetState =>
+  text === undefined ? { nodes: {} } : parseState(path, text);
 
 /** Atomic and 0600: readers see the old state or the new one, never half. */
 export function writeState(path: string, state: FleetState): void {

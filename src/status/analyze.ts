@@ -49,8 +49,7 @@ export function analyzeMesh(plan: Plan, selected: readonly string[], probes: Rea
   const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!));
   const links = cells.map((c) => c.health);
   const healthy =
-    nodes.every((n) => n.error === undefined && !n.drift) &&
-    links.every((l) => l.status === 'up' || l.status === 'not-expected');
+    nodes.every((n) => n.error === undefined && !n.drift) && links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
   const faults: FaultyLink[] = cells.flatMap((c) =>
     c.fault && c.link ? [{ from: c.health.from, to: c.health.to, link: c.link, fault: c.fault, oneSided: c.health.oneSided }] : [],
@@ -134,8 +133,16 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
   const node = np.node.name;
   const linksExpected = np.links.length;
   const unreported = (reachable: boolean, error: string): NodeHealth => ({
-    node, reachable, linksUp: null, linksExpected, babelNeighbours: null, routes: null,
-    drift: false, driftedFiles: [], extraInterfaces: [], error,
+    node,
+    reachable,
+    linksUp: null,
+    linksExpected,
+    babelNeighbours: null,
+    routes: null,
+    drift: false,
+    driftedFiles: [],
+    extraInterfaces: [],
+    error,
   });
   if (probe.kind !== 'report') return unreported(probe.kind === 'failed', probe.reason);
   const r = probe.report;

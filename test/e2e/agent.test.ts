@@ -37,17 +37,31 @@ function freeSubnet(): string {
 function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
   const configDir = join(dir, `n${i}`);
   return {
-    interfacePrefix: 'rait', interfaceGroup: 54, mtu, fwmark: 54, sendPortRange: [50000, 50100], isolation,
-    interfaceNamespace: isolation === 'netns' ? 'ovl' : '', transitNamespace: '', configDir,
+    interfacePrefix: 'rait',
+    interfaceGroup: 54,
+    mtu,
+    fwmark: 54,
+    sendPortRange: [50000, 50100],
+    isolation,
+    interfaceNamespace: isolation === 'netns' ? 'ovl' : '',
+    transitNamespace: '',
+    configDir,
     babeld: { enabled: true, template: '', configPath: join(configDir, 'babeld.conf'), socket: '/run/babeld.ctl', helloInterval: 20 },
   };
 }
 
 function plan(i: number, peers: number[]): NodePlan {
-  const links = peers.filter((j) => j !== i).map((j) => ({
-    name: `rait${sendPort(j)}`, peer: `n${j}`, peerPublicKey: keys.get(j)!.pub, listenPort: sendPort(j),
-    endpointHost: `${subnet}.${j}`, endpointPort: sendPort(i), linkLocal: `fe80::${i}:${j}/64`,
-  }));
+  const links = peers
+    .filter((j) => j !== i)
+    .map((j) => ({
+      name: `rait${sendPort(j)}`,
+      peer: `n${j}`,
+      peerPublicKey: keys.get(j)!.pub,
+      listenPort: sendPort(j),
+      endpointHost: `${subnet}.${j}`,
+      endpointPort: sendPort(i),
+      linkLocal: `fe80::${i}:${j}/64`,
+    }));
   const me = keys.get(i)!;
   return {
     node: { name: `n${i}` } as Node,
@@ -56,9 +70,12 @@ function plan(i: number, peers: number[]): NodePlan {
     files: {
       'rait.conf': `PrivateKey = "${me.priv}"\nSendPort = ${sendPort(i)}\n`,
       'peers.conf': links.map((l) => `[[Peers]]\nPublicKey = "${l.peerPublicKey}"\n`).join('\n'),
-      'babeld.conf': ['local-path-readwrite /run/babeld.ctl',
-        'default type tunnel link-quality true split-horizon false rxcost 32 hello-interval 2',
-        ...links.map((l) => `interface ${l.name}`)].join('\n') + '\n',
+      'babeld.conf':
+        [
+          'local-path-readwrite /run/babeld.ctl',
+          'default type tunnel link-quality true split-horizon false rxcost 32 hello-interval 2',
+          ...links.map((l) => `interface ${l.name}`),
+        ].join('\n') + '\n',
     },
   };
 }
@@ -99,7 +116,9 @@ function ourProcesses(): number[] {
   for (const p of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
       if (inodes.has(readlinkSync(`/proc/${p}/ns/net`)) && !holdersHas(Number(p))) pids.push(Number(p));
-    } catch { /* gone */ }
+    } catch {
+      /* gone */
+    }
   }
   return pids;
 }
@@ -121,9 +140,22 @@ before(() => {
     sh('ip', ['-n', ns(i), 'addr', 'add', `${subnet}.${i}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', ns(i), 'link', 'set', 'eth0', 'up']);
     sh('ip', ['-n', ns(i), 'link', 'set', 'lo', 'up']);
-    const holder = spawn('ip', ['netns', 'exec', ns(i), 'unshare', '-m', '--propagation', 'private', 'sh', '-c',
-      'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /var/log && exec sleep 3600'],
-    { stdio: 'ignore' });
+    const holder = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns(i),
+        'unshare',
+        '-m',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib && mount -t tmpfs tmpfs /var/log && exec sleep 3600',
+      ],
+      { stdio: 'ignore' },
+    );
     holders.set(i, holder.pid!);
   }
   const route = sh('ip', ['route', 'get', `${subnet}.1`]);
@@ -131,8 +163,18 @@ before(() => {
 });
 
 after(() => {
-  for (const pid of ourProcesses()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-  for (const pid of holders.values()) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+  for (const pid of ourProcesses())
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  for (const pid of holders.values())
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   for (const i of NODES) spawnSync('ip', ['netns', 'del', ns(i)]);
   spawnSync('ip', ['link', 'del', BRIDGE]);
   rmSync(dir, { recursive: true, force: true });
@@ -143,7 +185,10 @@ test('deploy, re-deploy, remove, check, status, down — isolation none', async 
   for (const i of NODES) {
     const r = apply(i, 'deploy');
     assert.equal(r.ok, true, r.error);
-    assert.deepEqual(r.links.added.sort(), NODES.filter((j) => j !== i).map((j) => `rait${sendPort(j)}`));
+    assert.deepEqual(
+      r.links.added.sort(),
+      NODES.filter((j) => j !== i).map((j) => `rait${sendPort(j)}`),
+    );
     assert.equal(r.babeld, 'started');
   }
   await until('handshakes', () => NODES.every((i) => status(i).links.every((l) => l.handshakeAge !== null)));
@@ -154,7 +199,10 @@ test('deploy, re-deploy, remove, check, status, down — isolation none', async 
   const before = facts();
   const again = apply(1, 'deploy');
   assert.deepEqual(again.links, { added: [], updated: [], removed: [], kept: ['rait50002', 'rait50003'] });
-  assert.deepEqual(again.files.map((f) => f.changed), [false, false, false]);
+  assert.deepEqual(
+    again.files.map((f) => f.changed),
+    [false, false, false],
+  );
   assert.equal(again.babeld, 'unchanged');
   assert.equal(facts(), before, 'babeld, wireguard-go and handshakes untouched');
 

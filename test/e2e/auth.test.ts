@@ -26,7 +26,10 @@ async function nodeSh(lab: Lab, node: string, script: string): Promise<string> {
 
 /** Creates USER in the node's own /etc (an overlay) with the lab key authorized and passwordless sudo. */
 async function addSudoUser(lab: Lab, node: string): Promise<void> {
-  await nodeSh(lab, node, `
+  await nodeSh(
+    lab,
+    node,
+    `
     # -p '*': no password, but not locked ('!'), which sshd without PAM would refuse even for keys.
     useradd -M -d /tmp/${USER} -s /bin/sh -p '*' ${USER}
     mkdir -p /tmp/${USER}/.ssh
@@ -37,7 +40,8 @@ async function addSudoUser(lab: Lab, node: string): Promise<void> {
     echo 'Defaults:${USER} logfile=${SUDO_LOG}, loglinelen=0' >/etc/sudoers.d/${USER}-log
     echo '${USER} ALL=(root) NOPASSWD: ALL' >/etc/sudoers.d/${USER}
     chmod 0440 /etc/sudoers.d/${USER}-log /etc/sudoers.d/${USER}
-    visudo -c >/dev/null`);
+    visudo -c >/dev/null`,
+  );
 }
 
 describe('SSH features of issue 4 on a 2-node lab', () => {
@@ -78,7 +82,7 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
     const log = await nodeSh(lab!, 'n1', `cat ${SUDO_LOG}`);
     assert.match(log, new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- deploy$`, 'm'), log);
     const privateKey = readState(suite.statePath).nodes['n1']!.privateKey;
-    assert.ok(!log.includes(privateKey), 'the private key must not be on sudo\'s command line');
+    assert.ok(!log.includes(privateKey), "the private key must not be on sudo's command line");
   });
 
   it('become: a sudo that wants a password fails n1 with a clear message, n2 still deploys', async () => {

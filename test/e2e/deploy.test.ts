@@ -12,10 +12,16 @@ import { expectedLinks as expectedLinksOf, managedLinks } from './mesh-facts.js'
 async function handshakes(lab: Lab, node: string, netns?: string): Promise<Map<string, number>> {
   const r = await labExec(lab, node, [...(netns ? ['ip', 'netns', 'exec', netns] : []), 'wg', 'show', 'all', 'latest-handshakes']);
   assert.equal(r.code, 0, r.stderr);
-  return new Map(r.stdout.trim().split('\n').filter(Boolean).map((l) => {
-    const [ifname, , ts] = l.split('\t');
-    return [ifname!, Number(ts)];
-  }));
+  return new Map(
+    r.stdout
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => {
+        const [ifname, , ts] = l.split('\t');
+        return [ifname!, Number(ts)];
+      }),
+  );
 }
 
 async function pings(lab: Lab, from: string, address: string, netns?: string): Promise<boolean> {
@@ -27,9 +33,10 @@ async function pings(lab: Lab, from: string, address: string, netns?: string): P
 async function allLoopbacksAnswer(lab: Lab, netns?: string, timeoutMs = 60_000): Promise<string[]> {
   const failing = async (): Promise<string[]> => {
     const bad: string[] = [];
-    for (const a of lab.nodes) for (const b of lab.nodes) {
-      if (a !== b && !(await pings(lab, a.name, b.loopback.split('/')[0]!, netns))) bad.push(`${a.name}->${b.name}`);
-    }
+    for (const a of lab.nodes)
+      for (const b of lab.nodes) {
+        if (a !== b && !(await pings(lab, a.name, b.loopback.split('/')[0]!, netns))) bad.push(`${a.name}->${b.name}`);
+      }
     return bad;
   };
   let last: string[] = [];
@@ -54,7 +61,8 @@ describe('deploy to a 4-node ip4 lab', () => {
     let without: string[] = [];
     await waitFor(async () => {
       without = [];
-      for (const node of lab.nodes) for (const [ifname, ts] of await handshakes(lab, node.name)) if (!ts) without.push(`${node.name}/${ifname}`);
+      for (const node of lab.nodes)
+        for (const [ifname, ts] of await handshakes(lab, node.name)) if (!ts) without.push(`${node.name}/${ifname}`);
       return without.length === 0;
     }, 30_000);
     assert.deepEqual(without, [], 'links without a handshake');
@@ -70,21 +78,33 @@ describe('deploy to a 4-node ip4 lab', () => {
   });
 
   it('status is healthy and agrees with wg show', async () => {
-    type Doc = { healthy: boolean; links: { status: string }[]; facts: Record<string, { links: { name: string; publicKey: string; listenPort: number }[] }> };
+    type Doc = {
+      healthy: boolean;
+      links: { status: string }[];
+      facts: Record<string, { links: { name: string; publicKey: string; listenPort: number }[] }>;
+    };
     let doc: Doc | undefined;
     // babeld may still be exchanging its first hellos; status is healthy once every neighbour is seen.
-    const r = await waitFor(async () => {
-      const run = await runCli(['status', inventory, '--json']);
-      doc = JSON.parse(run.stdout) as Doc;
-      return run.code === 0 ? run : undefined;
-    }, 30_000, 2000);
+    const r = await waitFor(
+      async () => {
+        const run = await runCli(['status', inventory, '--json']);
+        doc = JSON.parse(run.stdout) as Doc;
+        return run.code === 0 ? run : undefined;
+      },
+      30_000,
+      2000,
+    );
     assert.ok(r, `status stayed degraded: ${JSON.stringify(doc?.links.filter((l) => l.status !== 'up' && l.status !== 'not-expected'))}`);
     assert.equal(doc!.healthy, true);
     assert.equal(doc!.links.filter((l) => l.status === 'up').length, 12);
     for (const n of lab.nodes) {
       const wg = await labExec(lab, n.name, ['wg', 'show', 'all', 'dump']);
       // Peer lines: ifname, public key, psk, endpoint, allowed-ips, handshake, rx, tx, keepalive.
-      const peers = wg.stdout.trim().split('\n').map((l) => l.split('\t')).filter((f) => f.length === 9);
+      const peers = wg.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'))
+        .filter((f) => f.length === 9);
       const fromWg = peers.map(([ifname, pub]) => `${ifname} ${pub}`).sort();
       const fromStatus = doc!.facts[n.name]!.links.map((l) => `${l.name} ${l.publicKey}`).sort();
       assert.deepEqual(fromStatus, fromWg, n.name);
@@ -103,7 +123,10 @@ describe('deploy to a 4-node ip4 lab', () => {
     }
     for (const n of lab.nodes) assert.deepEqual(await managedLinks(lab, n.name), before.get(n.name), `links of ${n.name} were recreated`);
     const babeldAfter = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['cat', '/run/babeld.pid'])));
-    assert.deepEqual(babeldAfter.map((b) => b.stdout), babeldBefore.map((b) => b.stdout));
+    assert.deepEqual(
+      babeldAfter.map((b) => b.stdout),
+      babeldBefore.map((b) => b.stdout),
+    );
   });
 
   it('survives a cut tunnel through another node, and the next deploy restores it', async (t) => {
@@ -158,7 +181,11 @@ describe('deploy to a 4-node ip4 lab', () => {
       assert.equal(r.code, 0, r.stderr);
       for (const n of lab.nodes.slice(0, 3)) {
         const links = [...(await managedLinks(lab, n.name)).keys()].sort();
-        assert.deepEqual(links, expectedLinks(n.name).filter((l) => l !== toGone), n.name);
+        assert.deepEqual(
+          links,
+          expectedLinks(n.name).filter((l) => l !== toGone),
+          n.name,
+        );
         assert.deepEqual(outcomes(r.stdout).get(n.name)!.links!.removed, [toGone]);
       }
     } finally {
@@ -208,7 +235,9 @@ describe('deploy with netns isolation', () => {
   it('switching a deployed mesh to netns moves its links and babeld into the namespace', async () => {
     const plain = await runCli(['deploy', inventory]);
     assert.equal(plain.code, 0, plain.stderr + plain.stdout);
-    const names = new Map(await Promise.all(lab.nodes.map(async (n) => [n.name, [...(await managedLinks(lab, n.name)).keys()].sort()] as const)));
+    const names = new Map(
+      await Promise.all(lab.nodes.map(async (n) => [n.name, [...(await managedLinks(lab, n.name)).keys()].sort()] as const)),
+    );
     isolate(true);
 
     const check = await runCli(['deploy', inventory, '--check', '--json']);

@@ -16,9 +16,7 @@ import { CLI, editInventory, outcomes, runCli, waitFor } from './cli-helpers.js'
 import { labSuite } from './lab-suite.js';
 import { configDir, configDirProblems, configuredMtu, expectedLinkFacts, linkFacts } from './mesh-facts.js';
 
-
 const setMtu = (inventory: string, mtu: number): void => editInventory(inventory, (d) => d.setIn(['mesh', 'mtu'], mtu));
-
 
 /** Stops the node's sshd (its recorded PID only); the node's daemons keep running. */
 async function stopSshd(node: LabNode): Promise<void> {
@@ -33,11 +31,15 @@ async function restartSshd(lab: Lab, node: LabNode): Promise<void> {
   const old = node.sshdPid;
   const r = await run('nsenter', ['-t', String(babeld), '-n', '-m', '--', '/usr/sbin/sshd', '-f', '/mnt/sshd_config']);
   assert.equal(r.code, 0, r.stderr);
-  const pid = await waitFor(async () => {
-    const file = join(node.dir, 'run', 'sshd.pid');
-    const p = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
-    return p && p !== old && isAlive(p) ? p : 0;
-  }, 5000, 50);
+  const pid = await waitFor(
+    async () => {
+      const file = join(node.dir, 'run', 'sshd.pid');
+      const p = existsSync(file) ? Number(readFileSync(file, 'utf8')) : 0;
+      return p && p !== old && isAlive(p) ? p : 0;
+    },
+    5000,
+    50,
+  );
   assert.ok(pid, 'restarted sshd wrote no pid file');
   node.sshdPid = pid;
   writeLab(lab);
@@ -68,7 +70,10 @@ async function replaceWg(lab: Lab, node: LabNode, script: string): Promise<void>
   writeFileSync(join(node.dir, 'fake-wg'), `#!/bin/sh\n${script}\n`);
   chmodSync(join(node.dir, 'fake-wg'), 0o755);
   writeFileSync(join(node.dir, 'real-wg'), '');
-  for (const [from, to] of [['/usr/bin/wg', '/mnt/real-wg'], ['/mnt/fake-wg', '/usr/bin/wg']]) {
+  for (const [from, to] of [
+    ['/usr/bin/wg', '/mnt/real-wg'],
+    ['/mnt/fake-wg', '/usr/bin/wg'],
+  ]) {
     const r = await labExec(lab, node.name, ['mount', '--bind', from!, to!]);
     assert.equal(r.code, 0, r.stderr);
   }
@@ -172,7 +177,14 @@ describe('deploy when parts of a 4-node lab fail', () => {
     const sampler = setInterval(sample, 20);
     const outputs: string[] = [];
     try {
-      const runs = [['deploy', '--verbose'], ['deploy'], ['deploy', '--json'], ['deploy', '--json', '--verbose'], ['status', '--json'], ['status', '--verbose']];
+      const runs = [
+        ['deploy', '--verbose'],
+        ['deploy'],
+        ['deploy', '--json'],
+        ['deploy', '--json', '--verbose'],
+        ['status', '--json'],
+        ['status', '--verbose'],
+      ];
       for (const n of lab.nodes) runs.push(['render', '--node', n.name]);
       for (const args of runs) {
         const r = await runCli([args[0]!, inventory, ...args.slice(1)]);
@@ -183,7 +195,10 @@ describe('deploy when parts of a 4-node lab fail', () => {
       clearInterval(sampler);
     }
     assert.ok(cmdlines.size > 50, `sampled only ${cmdlines.size} command lines`);
-    assert.ok([...cmdlines].some((c) => c.startsWith('sh\0-s\0--\0deploy')), 'the sampler never saw an agent run');
+    assert.ok(
+      [...cmdlines].some((c) => c.startsWith('sh\0-s\0--\0deploy')),
+      'the sampler never saw an agent run',
+    );
     assert.ok(outputs.join('').includes('[#] wg set'), 'verbose output shows the agent commands');
     const files: string[] = [];
     const walk = (dir: string): void => {
@@ -195,8 +210,15 @@ describe('deploy when parts of a 4-node lab fail', () => {
       }
     };
     walk(work);
-    assert.ok(files.some((f) => f.includes('/var-log/')), 'babeld logs are among the files read');
-    const texts = [...[...cmdlines].map((c) => ['cmdline', c]), ...outputs.map((o) => ['output', o]), ...files.map((f) => [f, readFileSync(f, 'latin1')])];
+    assert.ok(
+      files.some((f) => f.includes('/var-log/')),
+      'babeld logs are among the files read',
+    );
+    const texts = [
+      ...[...cmdlines].map((c) => ['cmdline', c]),
+      ...outputs.map((o) => ['output', o]),
+      ...files.map((f) => [f, readFileSync(f, 'latin1')]),
+    ];
     const leaks = texts.filter(([, text]) => keys.some((k) => text!.includes(k))).map(([where]) => where);
     assert.deepEqual(leaks, []);
     // The private keys are where they belong, and only there.
@@ -268,7 +290,10 @@ describe('deploy when parts of a 4-node lab fail', () => {
     for (const out of outcomes(again.stdout).values()) assert.equal(out.result, 'unchanged', out.node);
   });
 
-  for (const [signal, mtu] of [['SIGINT', 1360], ['SIGKILL', 1340]] as const) {
+  for (const [signal, mtu] of [
+    ['SIGINT', 1360],
+    ['SIGKILL', 1340],
+  ] as const) {
     it(`the control process killed with ${signal} mid-deploy: nothing half-written, --retry-failed converges`, async () => {
       setMtu(inventory, mtu);
       // A slow wg on n2 keeps its agent busy when the signal lands.
@@ -336,5 +361,4 @@ describe('deploy when parts of a 4-node lab fail', () => {
       await assertRight(lab.nodes, mtuBefore - 8);
     });
   }
-
 });

@@ -2,15 +2,26 @@
 import { execFile } from 'node:child_process';
 import type { Lab } from '../../src/lab/index.js';
 
-export function labSsh(lab: Pick<Lab, 'keyFile' | 'knownHosts'>, address: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+export function labSsh(
+  lab: Pick<Lab, 'keyFile' | 'knownHosts'>,
+  address: string,
+  command: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const args = [
-    '-F', '/dev/null',
-    '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=yes',
-    '-o', `UserKnownHostsFile=${lab.knownHosts}`,
-    '-o', 'GlobalKnownHostsFile=/dev/null',
-    '-o', 'ConnectTimeout=5',
-    '-i', lab.keyFile,
+    '-F',
+    '/dev/null',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=yes',
+    '-o',
+    `UserKnownHostsFile=${lab.knownHosts}`,
+    '-o',
+    'GlobalKnownHostsFile=/dev/null',
+    '-o',
+    'ConnectTimeout=5',
+    '-i',
+    lab.keyFile,
     `root@${address}`,
     command,
   ];

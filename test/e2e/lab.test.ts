@@ -50,7 +50,7 @@ describe('rait-fleet lab', () => {
       assert.equal(inv.nodes[node.name]!.host, node.address);
       assert.equal(inv.nodes[node.name]!.vars.loopback, node.loopback);
     }
-    assert.equal(readFileSync(lab.keyFile).length > 0 && (readFileSync(lab.keyFile, 'utf8').includes('PRIVATE KEY')), true);
+    assert.equal(readFileSync(lab.keyFile).length > 0 && readFileSync(lab.keyFile, 'utf8').includes('PRIVATE KEY'), true);
   });
 
   it('answers SSH on every node with the host key in known_hosts, and only with it', async () => {
@@ -72,7 +72,11 @@ describe('rait-fleet lab', () => {
 
   it('gives each node its own /run, home and network namespaces', async () => {
     const [n1, n2] = lab.nodes;
-    const wrote = await labSsh(lab, n1!.address, `echo hello > /run/${marker} && ls -A /root && ip netns add ${marker} && ip netns exec ${marker} true && ip netns list`);
+    const wrote = await labSsh(
+      lab,
+      n1!.address,
+      `echo hello > /run/${marker} && ls -A /root && ip netns add ${marker} && ip netns exec ${marker} true && ip netns list`,
+    );
     assert.equal(wrote.code, 0, wrote.stderr);
     assert.match(wrote.stdout, new RegExp(marker));
     assert.equal(wrote.stdout.split('\n')[0], '.ssh', 'root home holds only .ssh');
@@ -126,10 +130,19 @@ describe('rait-fleet lab', () => {
     assert.equal(report.namespaces.length, 3);
     assert.ok(report.killed.length >= 3);
     const ours = new RegExp(`^rfl-${name}(-\\d+)?$`);
-    assert.deepEqual((await namespaceNames()).filter((n) => ours.test(n)), []);
-    assert.deepEqual((await linkNames()).filter((l) => ours.test(l)), []);
+    assert.deepEqual(
+      (await namespaceNames()).filter((n) => ours.test(n)),
+      [],
+    );
+    assert.deepEqual(
+      (await linkNames()).filter((l) => ours.test(l)),
+      [],
+    );
     for (const node of lab.nodes) assert.equal(isAlive(node.sshdPid!), false, `${node.name} sshd still runs`);
-    assert.deepEqual(readdirSync(work).filter((f) => !f.startsWith('known_hosts.swapped')), []);
+    assert.deepEqual(
+      readdirSync(work).filter((f) => !f.startsWith('known_hosts.swapped')),
+      [],
+    );
     assert.deepEqual(listing(), hostBefore);
     const again = await labDown(name, dir);
     assert.deepEqual(again, { killed: [], namespaces: [], links: [], removed: [] });

@@ -30,12 +30,16 @@ describe(`deploy and status on a ${NODES}-node lab`, () => {
   const healthyStatus = async (forks: string[]): Promise<StatusDoc> => {
     let doc: StatusDoc | undefined;
     let stderr = '';
-    const ok = await waitFor(async () => {
-      const r = await runCli(['status', inventory, '--json', ...forks]);
-      stderr = r.stderr;
-      doc = JSON.parse(r.stdout) as StatusDoc;
-      return r.code === 0;
-    }, 60_000, 2000);
+    const ok = await waitFor(
+      async () => {
+        const r = await runCli(['status', inventory, '--json', ...forks]);
+        stderr = r.stderr;
+        doc = JSON.parse(r.stdout) as StatusDoc;
+        return r.code === 0;
+      },
+      60_000,
+      2000,
+    );
     assert.ok(ok, `status stayed unhealthy: ${stderr} ${JSON.stringify(doc?.links.filter((l) => l.status !== 'up').slice(0, 5))}`);
     return doc!;
   };

@@ -22,7 +22,10 @@ export async function managedLinks(lab: Lab, node: string, netns?: string): Prom
 
 /** The names a node's managed links should have: the prefix and every other lab node's SendPort, sorted. */
 export function expectedLinks(lab: Lab, state: FleetState, node: string): string[] {
-  return lab.nodes.filter((n) => n.name !== node).map((n) => `rait${state.nodes[n.name]!.sendPort}`).sort();
+  return lab.nodes
+    .filter((n) => n.name !== node)
+    .map((n) => `rait${state.nodes[n.name]!.sendPort}`)
+    .sort();
 }
 
 /** One line per managed link: "name listenPort peerKey endpoint mtu", sorted. */
@@ -34,10 +37,16 @@ export async function linkFacts(lab: Lab, node: string): Promise<string[]> {
   };
   const links = await managedLinks(lab, node);
   const table = (text: string): Map<string, string[]> =>
-    new Map(text.trim().split('\n').filter(Boolean).map((l) => {
-      const [ifname, ...rest] = l.split('\t');
-      return [ifname!, rest];
-    }));
+    new Map(
+      text
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => {
+          const [ifname, ...rest] = l.split('\t');
+          return [ifname!, rest];
+        }),
+    );
   const ports = table(await run(['wg', 'show', 'all', 'listen-port']));
   const endpoints = table(await run(['wg', 'show', 'all', 'endpoints']));
   return [...links].map(([name, { mtu }]) => `${name} ${ports.get(name)?.[0]} ${endpoints.get(name)?.join(' ')} ${mtu}`).sort();
@@ -95,8 +104,10 @@ export function configDirProblems(node: LabNode): string[] {
       continue;
     }
     if (base === 'rait.conf') {
-      for (const key of ['PrivateKey', 'SendPort', 'InterfacePrefix', 'MTU']) if (!(key in doc)) problems.push(`${node.name}: ${name} lacks ${key}`);
-      if ((statSync(path).mode & 0o777) !== 0o600) problems.push(`${node.name}: ${name} has mode ${(statSync(path).mode & 0o777).toString(8)}`);
+      for (const key of ['PrivateKey', 'SendPort', 'InterfacePrefix', 'MTU'])
+        if (!(key in doc)) problems.push(`${node.name}: ${name} lacks ${key}`);
+      if ((statSync(path).mode & 0o777) !== 0o600)
+        problems.push(`${node.name}: ${name} has mode ${(statSync(path).mode & 0o777).toString(8)}`);
     }
     if (base === 'peers.conf' && !Array.isArray(doc.Peers)) problems.push(`${node.name}: ${name} has no [[Peers]]`);
   }

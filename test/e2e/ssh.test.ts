@@ -27,7 +27,10 @@ before(async () => {
   const hostKey = keygen('host_ed25519');
   hostPub = readFileSync(`${hostKey}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
   hostFingerprint = execFileSync('ssh-keygen', ['-lf', `${hostKey}.pub`], { encoding: 'utf8' }).split(' ')[1];
-  otherPub = readFileSync(`${keygen('other_host')}.pub`, 'utf8').split(' ').slice(0, 2).join(' ');
+  otherPub = readFileSync(`${keygen('other_host')}.pub`, 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
   const authorized = ['id_plain', 'id_rsa', 'id_encrypted'].map((name) => {
     const path = keygen(name, name === 'id_encrypted' ? 'sekrit' : '', name === 'id_rsa' ? 'rsa' : 'ed25519');
     return readFileSync(`${path}.pub`, 'utf8');
@@ -111,10 +114,7 @@ test('exec enforces its output cap and its timeout', async () => {
   const conn = await connect(node());
   try {
     await assert.rejects(conn.exec('head -c 100000 /dev/zero', '', { maxOutput: 1000 }), /stdout exceeded 1000 bytes/);
-    await assert.rejects(
-      conn.exec('sleep 30', '', { timeoutMs: 300 }),
-      (e: unknown) => e instanceof SshError && e.kind === 'timeout',
-    );
+    await assert.rejects(conn.exec('sleep 30', '', { timeoutMs: 300 }), (e: unknown) => e instanceof SshError && e.kind === 'timeout');
     assert.equal((await conn.exec('echo still usable', '')).stdout, 'still usable\n');
   } finally {
     conn.close();
@@ -148,7 +148,10 @@ test('accept-new records an unknown key, accepts it later, and refuses a changed
   const logs: string[] = [];
   (await connect(node({ hostKeyChecking: 'accept-new', knownHosts: file }), { log: (m) => logs.push(m) })).close();
   assert.equal(readFileSync(file, 'utf8'), `[127.0.0.1]:${port} ${hostPub}\n`);
-  assert.ok(logs.some((l) => l.includes('recorded host key')), logs.join('\n'));
+  assert.ok(
+    logs.some((l) => l.includes('recorded host key')),
+    logs.join('\n'),
+  );
   (await connect(node({ hostKeyChecking: 'accept-new', knownHosts: file }))).close();
   assert.equal(readFileSync(file, 'utf8').split('\n').length, 2, 'recorded once');
   writeFileSync(file, `[127.0.0.1]:${port} ${otherPub}\n`);
@@ -223,6 +226,9 @@ test('an encrypted key is unlocked with RAIT_FLEET_SSH_PASSPHRASE; a wrong one i
 });
 
 test('auth failures and missing keys say what to check', async () => {
-  assert.match(await refusal(node({ identityFile: join(dir, 'id_stranger') }), 'auth'), /permission denied \(publickey\) for root@127\.0\.0\.1.*authorized_keys/);
+  assert.match(
+    await refusal(node({ identityFile: join(dir, 'id_stranger') }), 'auth'),
+    /permission denied \(publickey\) for root@127\.0\.0\.1.*authorized_keys/,
+  );
   assert.match(await refusal(node({ identityFile: join(dir, 'nope') }), 'auth'), /not found and no ssh-agent/);
 });

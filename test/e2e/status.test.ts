@@ -34,12 +34,13 @@ async function wgShow(lab: Lab, node: string): Promise<string[]> {
   };
   const names = (await wg('interfaces')).split(/\s+/).filter(Boolean);
   // Per field, never `dump`: its interface line holds the private key.
-  return Promise.all(names.map(async (ifname) => {
-    const [peer, port, endpoints] = await Promise.all([wg(ifname, 'peers'), wg(ifname, 'listen-port'), wg(ifname, 'endpoints')]);
-    return `${ifname} ${peer} ${port} ${endpoints.split('\t')[1]}`;
-  }));
+  return Promise.all(
+    names.map(async (ifname) => {
+      const [peer, port, endpoints] = await Promise.all([wg(ifname, 'peers'), wg(ifname, 'listen-port'), wg(ifname, 'endpoints')]);
+      return `${ifname} ${peer} ${port} ${endpoints.split('\t')[1]}`;
+    }),
+  );
 }
-
 
 describe('status of a 4-node lab', () => {
   const suite = labSuite('status', 4);
@@ -72,11 +73,15 @@ describe('status of a 4-node lab', () => {
   /** babeld needs a few hellos after a deploy before every neighbour counts. */
   const untilHealthy = async (): Promise<StatusDocument> => {
     let last: StatusDocument | undefined;
-    const ok = await waitFor(async () => {
-      const { code, doc } = await statusJson();
-      last = doc;
-      return code === 0;
-    }, 60_000, 2000);
+    const ok = await waitFor(
+      async () => {
+        const { code, doc } = await statusJson();
+        last = doc;
+        return code === 0;
+      },
+      60_000,
+      2000,
+    );
     assert.ok(ok, `status stayed degraded: ${JSON.stringify(last?.problems)}`);
     return last!;
   };
@@ -112,7 +117,11 @@ describe('status of a 4-node lab', () => {
       const planned = lab.nodes
         .filter((p) => p !== n)
         .map((p) => `${ifnameTo(p.name)} ${state.nodes[p.name]!.publicKey} ${state.nodes[p.name]!.sendPort}`);
-      assert.deepEqual(fromWg.map((l) => l.split(' ').slice(0, 3).join(' ')), planned.sort(), n.name);
+      assert.deepEqual(
+        fromWg.map((l) => l.split(' ').slice(0, 3).join(' ')),
+        planned.sort(),
+        n.name,
+      );
       for (const p of lab.nodes.filter((x) => x !== n)) assert.equal(link(doc, n.name, p.name).interface, ifnameTo(p.name));
     }
   });
@@ -134,7 +143,11 @@ describe('status of a 4-node lab', () => {
       assert.ok(back.status === 'up' || back.status === 'stale', JSON.stringify(back));
       assert.equal(back.oneSided, true);
       const others = doc.links.filter((l) => l.from !== l.to && !['n1\0n2', 'n2\0n1'].includes(`${l.from}\0${l.to}`));
-      assert.deepEqual(others.filter((l) => l.status !== 'up' || l.oneSided), [], 'every other pair still up');
+      assert.deepEqual(
+        others.filter((l) => l.status !== 'up' || l.oneSided),
+        [],
+        'every other pair still up',
+      );
       assert.deepEqual(doc.problems, [problem]);
 
       const text = await status();
@@ -164,7 +177,15 @@ describe('status of a 4-node lab', () => {
 
     const { code, doc } = await statusJson();
     assert.equal(code, 1);
-    assert.deepEqual(doc.nodes.map((n) => [n.node, n.drift]), [['n1', false], ['n2', false], ['n3', true], ['n4', false]]);
+    assert.deepEqual(
+      doc.nodes.map((n) => [n.node, n.drift]),
+      [
+        ['n1', false],
+        ['n2', false],
+        ['n3', true],
+        ['n4', false],
+      ],
+    );
     assert.deepEqual(doc.nodes[2]!.driftedFiles, [{ name: 'peers.conf', change: 'differs' }]);
     assert.equal(doc.links.filter((l) => l.status === 'up').length, 12);
     assert.deepEqual(doc.problems, ['n3: config drift — deployed files differ from the plan (peers.conf differs), run deploy']);
@@ -196,8 +217,14 @@ describe('status of a 4-node lab', () => {
         assert.deepEqual([n.reachable, n.linksUp, n.drift], [true, 3, false], n.node);
       }
       // Its tunnels still work: the others see their links to it up; its own row is unknown.
-      assert.deepEqual(doc.links.filter((l) => l.to === n4.name && l.from !== n4.name).map((l) => l.status), ['up', 'up', 'up']);
-      assert.deepEqual(doc.links.filter((l) => l.from === n4.name && l.to !== n4.name).map((l) => l.status), ['unknown', 'unknown', 'unknown']);
+      assert.deepEqual(
+        doc.links.filter((l) => l.to === n4.name && l.from !== n4.name).map((l) => l.status),
+        ['up', 'up', 'up'],
+      );
+      assert.deepEqual(
+        doc.links.filter((l) => l.from === n4.name && l.to !== n4.name).map((l) => l.status),
+        ['unknown', 'unknown', 'unknown'],
+      );
       assert.equal(doc.problems[0], `${n4.name}: unreachable — ${row.error}`);
       assert.equal(doc.problems.length, 1, JSON.stringify(doc.problems));
     };
@@ -240,7 +267,9 @@ describe('status of a 4-node lab', () => {
 
   it('lab down still removes every namespace, with one sshd gone', async () => {
     await labDown(lab.name, lab.dir);
-    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith(`rfl-${lab.name}-`));
+    const left = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.startsWith(`rfl-${lab.name}-`));
     assert.deepEqual(left, []);
   });
 });

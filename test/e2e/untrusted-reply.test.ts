@@ -16,7 +16,12 @@ const dir = mkdtempSync(join(tmpdir(), 'rf-untrusted-'));
 let sshd: LocalSshd | undefined;
 
 const VALID = JSON.stringify({
-  agent: 1, mode: 'deploy', ok: true, files: [], links: { added: [], updated: [], removed: [], kept: [] }, babeld: 'unchanged',
+  agent: 1,
+  mode: 'deploy',
+  ok: true,
+  files: [],
+  links: { added: [], updated: [], removed: [], kept: [] },
+  babeld: 'unchanged',
 });
 
 /** node name -> what its "agent" does after reading (and discarding) the payload on stdin. */
@@ -64,7 +69,12 @@ before(async () => {
     extraConfig: matches,
   });
   const knownHosts = join(dir, 'known_hosts');
-  writeFileSync(knownHosts, Object.values(ports).map((p) => `[127.0.0.1]:${p} ${hostPub}\n`).join(''));
+  writeFileSync(
+    knownHosts,
+    Object.values(ports)
+      .map((p) => `[127.0.0.1]:${p} ${hostPub}\n`)
+      .join(''),
+  );
   inventory = join(dir, 'fleet.yaml');
   writeFileSync(
     inventory,
@@ -96,7 +106,10 @@ test('deploy --json: every bad reply fails only its own node, with a short print
   assert.equal(r.code, 1, r.stderr);
   const doc = JSON.parse(r.stdout) as { ok: boolean; nodes: Outcome[] };
   assert.equal(doc.ok, false);
-  assert.deepEqual(doc.nodes.map((n) => n.node), Object.keys(BEHAVIOUR));
+  assert.deepEqual(
+    doc.nodes.map((n) => n.node),
+    Object.keys(BEHAVIOUR),
+  );
   const byName = new Map(doc.nodes.map((n) => [n.node, n]));
   assert.equal(byName.get('good')!.result, 'unchanged', JSON.stringify(byName.get('good')));
   for (const [name, reason] of Object.entries(REASON)) {
@@ -113,7 +126,8 @@ test('deploy --json: every bad reply fails only its own node, with a short print
 test('deploy: the summary names every node and each failure, and nothing a node sent reaches the terminal raw', async () => {
   const r = await runCli(['deploy', inventory], env);
   assert.equal(r.code, 1, r.stderr);
-  for (const name of Object.keys(BEHAVIOUR)) assert.match(r.stdout, new RegExp(`^${name} +${name === 'good' ? 'unchanged' : 'failed'} `, 'm'));
+  for (const name of Object.keys(BEHAVIOUR))
+    assert.match(r.stdout, new RegExp(`^${name} +${name === 'good' ? 'unchanged' : 'failed'} `, 'm'));
   for (const [name, reason] of Object.entries(REASON)) {
     const line = r.stdout.split('\n').find((l) => l.startsWith(`${name}: failed: `));
     assert.match(line ?? '(no failure line)', reason, name);

@@ -26,9 +26,18 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
   assert.equal(
     text,
     [
-      'version 1', 'prefix rait', 'group 54', 'mtu 1400', 'fwmark 54', 'isolation none',
-      'interface_namespace -', 'transit_namespace -', 'config_dir /etc/rait', 'babeld 1',
-      'babeld_config /etc/rait/babeld.conf', 'babeld_socket /run/babeld.ctl',
+      'version 1',
+      'prefix rait',
+      'group 54',
+      'mtu 1400',
+      'fwmark 54',
+      'isolation none',
+      'interface_namespace -',
+      'transit_namespace -',
+      'config_dir /etc/rait',
+      'babeld 1',
+      'babeld_config /etc/rait/babeld.conf',
+      'babeld_socket /run/babeld.ctl',
       `link rait50002 50002 ${PEER_KEYS[0]} 10.0.0.2 50001 fe80::1:2/64`,
       `link rait50003 50003 ${PEER_KEYS[1]} 10.0.0.3 50001 fe80::1:3/64`,
     ].join('\n') + '\n',
@@ -52,7 +61,7 @@ test('planFile: a value with whitespace is refused', () => {
 });
 
 test('buildPayload: sh recreates every file byte for byte, tricky content included', () => {
-  const tricky = "it's $(not run) `nor this` \\ \"q\"\nRF_EOF_0123456789abcdef\n\ttab\n";
+  const tricky = 'it\'s $(not run) `nor this` \\ "q"\nRF_EOF_0123456789abcdef\n\ttab\n';
   const noFinalNewline = 'interface rait50002\ninterface rait50003';
   const plan = samplePlan({ 'peers.conf': tricky, 'babeld.conf': noFinalNewline });
   const files = unpack(buildPayload(plan, sampleMesh(), 'deploy', callPrelude));
@@ -79,7 +88,10 @@ test('buildPayload: a delimiter found in a file is drawn again', () => {
 test('buildPayload: babeld.conf only when enabled', () => {
   const mesh = sampleMesh({ babeld: { enabled: false } });
   assert.deepEqual(Object.keys(unpack(buildPayload(samplePlan(), mesh, 'check', callPrelude))).sort(), [
-    'peers.conf', 'plan', 'private.key', 'rait.conf',
+    'peers.conf',
+    'plan',
+    'private.key',
+    'rait.conf',
   ]);
 });
 

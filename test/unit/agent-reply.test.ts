@@ -19,7 +19,15 @@ test('printable replaces terminal control characters, keeps tabs, newlines and o
 });
 
 test('strings in a valid reply cannot carry terminal escapes', () => {
-  const r = parseReport(JSON.stringify({ ...apply, mode: 'check', babeld: '\u001b]0;owned\u0007', files: [{ name: 'x\u009b2J', changed: true, diff: '+a\n-b\u001b[1m\n' }] }), 'check');
+  const r = parseReport(
+    JSON.stringify({
+      ...apply,
+      mode: 'check',
+      babeld: '\u001b]0;owned\u0007',
+      files: [{ name: 'x\u009b2J', changed: true, diff: '+a\n-b\u001b[1m\n' }],
+    }),
+    'check',
+  );
   assert.ok(r.mode === 'check');
   assert.equal(r.babeld, '?]0;owned?');
   assert.equal(r.files[0]!.name, 'x?2J');
@@ -61,10 +69,13 @@ for (const [name, text] of hostile) {
 
 test('configHashes named __proto__ stay plain data', () => {
   const status = {
-    agent: 1, mode: 'status', ok: true,
+    agent: 1,
+    mode: 'status',
+    ok: true,
     versions: { wg: 'v1', babeld: '1.12', kernel: '6.1' },
     configHashes: JSON.parse('{"__proto__": "ab", "rait.conf": "cd"}') as Record<string, string>,
-    links: [], babel: { running: false, neighbours: [], routes: 0 },
+    links: [],
+    babel: { running: false, neighbours: [], routes: 0 },
   };
   const r = parseReport(JSON.stringify(status), 'status');
   assert.ok(r.mode === 'status');

@@ -16,8 +16,30 @@ import type { AgentMode, ApplyReport } from '../../src/agent/report.js';
 import { sampleMesh, type MeshOverrides } from '../fixtures/mesh-settings.js';
 import { PRIVATE_KEY, samplePlan } from './agent-fixture.js';
 
-const TOOLS = ['awk', 'sed', 'cat', 'mktemp', 'rm', 'tr', 'sort', 'grep', 'head', 'tail', 'find', 'cmp', 'mv', 'ln',
-  'chmod', 'mkdir', 'cksum', 'date', 'uname', 'diff', 'sha256sum', 'sleep'];
+const TOOLS = [
+  'awk',
+  'sed',
+  'cat',
+  'mktemp',
+  'rm',
+  'tr',
+  'sort',
+  'grep',
+  'head',
+  'tail',
+  'find',
+  'cmp',
+  'mv',
+  'ln',
+  'chmod',
+  'mkdir',
+  'cksum',
+  'date',
+  'uname',
+  'diff',
+  'sha256sum',
+  'sleep',
+];
 
 /** ip fails "show" (nothing exists yet) and, with NO_VRF=1, refuses VRF devices like a kernel without VRF. */
 const FAKE_IP = `#!/bin/sh
@@ -33,7 +55,12 @@ echo "wg $*" >>"$SHIM_LOG"
 `;
 
 /** placement: the node's placement record after the run (undefined: none). */
-interface Run { report: ApplyReport; log: string; stderr: string; placement?: string }
+interface Run {
+  report: ApplyReport;
+  log: string;
+  stderr: string;
+  placement?: string;
+}
 
 interface AgentRun {
   mesh: MeshSettings;
@@ -52,10 +79,15 @@ function runAgent(opts: AgentRun): Run {
     const bin = join(dir, 'bin');
     execFileSync('mkdir', [bin]);
     for (const tool of TOOLS) {
-      const path = execFileSync('sh', ['-c', `command -v ${tool}`]).toString().trim();
+      const path = execFileSync('sh', ['-c', `command -v ${tool}`])
+        .toString()
+        .trim();
       symlinkSync(path, join(bin, tool));
     }
-    for (const [name, text] of [['ip', FAKE_IP], ['wg', FAKE_WG]] as const) {
+    for (const [name, text] of [
+      ['ip', FAKE_IP],
+      ['wg', FAKE_WG],
+    ] as const) {
       if (opts.without?.includes(name)) continue;
       writeFileSync(join(bin, name), text);
       chmodSync(join(bin, name), 0o755);
@@ -94,7 +126,10 @@ test('vrf: VRF devices made, links enslaved, transit table used for fwmark traff
   assert.match(log, /^ip link add dev rait50002 type wireguard$/m);
   assert.match(log, /^ip link set dev rait50002 master vrf-ovl$/m);
   assert.match(log, /^ip link set dev rait50003 master vrf-ovl$/m);
-  assert.match(log, /^wg set rait50002 private-key \S+\/private\.key listen-port 50002 fwmark 54 peer \S+ endpoint 10\.0\.0\.2:50001 allowed-ips 0\.0\.0\.0\/0,::\/0$/m);
+  assert.match(
+    log,
+    /^wg set rait50002 private-key \S+\/private\.key listen-port 50002 fwmark 54 peer \S+ endpoint 10\.0\.0\.2:50001 allowed-ips 0\.0\.0\.0\/0,::\/0$/m,
+  );
 });
 
 test('vrf on a kernel without VRF: ok:false, says so', () => {

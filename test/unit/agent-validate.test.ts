@@ -7,7 +7,10 @@ const apply = {
   mode: 'deploy',
   ok: true,
   wireguard: 'wireguard-go',
-  files: [{ name: 'rait.conf', changed: true }, { name: 'peers.conf', changed: false }],
+  files: [
+    { name: 'rait.conf', changed: true },
+    { name: 'peers.conf', changed: false },
+  ],
   links: { added: ['rait50002'], updated: [], removed: ['rait50009'], kept: ['rait50003'] },
   babeld: 'updated',
 };
@@ -20,10 +23,34 @@ const status = {
   versions: { wg: 'v1.0.20210914', babeld: '1.12.1', kernel: '6.1.0' },
   configHashes: { 'rait.conf': 'ab'.repeat(32) },
   links: [
-    { name: 'rait50002', publicKey: 'k', listenPort: 50002, endpoint: '10.0.0.2:50001', handshakeAge: 12, rxBytes: 1, txBytes: 2, mtu: 1400, up: true },
-    { name: 'rait50003', publicKey: 'k', listenPort: 50003, endpoint: '', handshakeAge: null, rxBytes: 0, txBytes: 0, mtu: 1400, up: false },
+    {
+      name: 'rait50002',
+      publicKey: 'k',
+      listenPort: 50002,
+      endpoint: '10.0.0.2:50001',
+      handshakeAge: 12,
+      rxBytes: 1,
+      txBytes: 2,
+      mtu: 1400,
+      up: true,
+    },
+    {
+      name: 'rait50003',
+      publicKey: 'k',
+      listenPort: 50003,
+      endpoint: '',
+      handshakeAge: null,
+      rxBytes: 0,
+      txBytes: 0,
+      mtu: 1400,
+      up: false,
+    },
   ],
-  babel: { running: true, neighbours: [{ interface: 'rait50002', address: 'fe80::2:1', rxcost: 32, txcost: 33, rtt: 4.5, reach: 'ffff' }], routes: 3 },
+  babel: {
+    running: true,
+    neighbours: [{ interface: 'rait50002', address: 'fe80::2:1', rxcost: 32, txcost: 33, rtt: 4.5, reach: 'ffff' }],
+    routes: 3,
+  },
 };
 
 const text = (o: unknown) => JSON.stringify(o);
@@ -53,7 +80,10 @@ test('empty, garbage, two documents and oversized replies are refused with an ex
   assert.throws(() => parseReport(`${text(apply)}\n${text(apply)}`, 'deploy'), /not one JSON document/);
   assert.throws(() => parseReport('x'.repeat(MAX_REPLY_BYTES + 1), 'deploy'), /larger than 1048576 bytes: x+…$/);
   assert.throws(() => parseReport('[1,2]', 'deploy'), /\(document\): expected an object/);
-  assert.throws(() => parseReport('"\u0007bell"', 'deploy'), (e: Error) => !/\u0007/.test(e.message));
+  assert.throws(
+    () => parseReport('"\u0007bell"', 'deploy'),
+    (e: Error) => !/\u0007/.test(e.message),
+  );
 });
 
 const badApply: [string, unknown, RegExp][] = [
@@ -88,7 +118,11 @@ const badStatus: [string, unknown, RegExp][] = [
   ['links', [{ ...link, rxBytes: 1.5 }], /links\[0\]\.rxBytes: expected an integer/],
   ['links', [{ ...link, up: 'true' }], /links\[0\]\.up: expected true or false/],
   ['babel', { running: true, neighbours: [], routes: '3' }, /babel\.routes: expected an integer/],
-  ['babel', { running: true, neighbours: [{ ...status.babel.neighbours[0], rtt: 'fast' }], routes: 0 }, /babel\.neighbours\[0\]\.rtt: expected a number of milliseconds or null/],
+  [
+    'babel',
+    { running: true, neighbours: [{ ...status.babel.neighbours[0], rtt: 'fast' }], routes: 0 },
+    /babel\.neighbours\[0\]\.rtt: expected a number of milliseconds or null/,
+  ],
 ];
 
 for (const [key, value, message] of badStatus) {

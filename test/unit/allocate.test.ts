@@ -6,8 +6,7 @@ import { publicKeyOf } from '../../src/state/keys.js';
 import type { FleetState } from '../../src/state/types.js';
 import { inventory, nodeLines } from '../fixtures/inventories.js';
 
-const ports = (s: FleetState): Record<string, number> =>
-  Object.fromEntries(Object.entries(s.nodes).map(([n, k]) => [n, k.sendPort]));
+const ports = (s: FleetState): Record<string, number> => Object.fromEntries(Object.entries(s.nodes).map(([n, k]) => [n, k.sendPort]));
 
 test('first run: keys for everyone, pins first, then the lowest free ports', () => {
   const inv = inventory(['a: { host: a.example }', 'b: { host: b.example, send_port: 50000 }', 'c: { host: c.example }']);
@@ -52,7 +51,10 @@ test('--rotate makes a new key, keeps the port; unknown node is an error', () =>
   assert.notEqual(r.state.nodes.n2!.privateKey, first.state.nodes.n2!.privateKey);
   assert.equal(r.state.nodes.n2!.sendPort, first.state.nodes.n2!.sendPort);
   assert.deepEqual(r.state.nodes.n1, first.state.nodes.n1);
-  assert.throws(() => ensureKeys(inv, first.state, { rotate: ['n9'] }), (e: unknown) => e instanceof InputError && e.where.field === '--rotate');
+  assert.throws(
+    () => ensureKeys(inv, first.state, { rotate: ['n9'] }),
+    (e: unknown) => e instanceof InputError && e.where.field === '--rotate',
+  );
 });
 
 test('a new pin moves the node, and the node that held that port moves to a free one', () => {
@@ -75,15 +77,19 @@ test('a port outside a changed range is reallocated', () => {
 test('a pin on a port held by a removed node asks for --prune', () => {
   const first = ensureKeys(inventory(nodeLines(2)), { nodes: {} });
   const inv = inventory(['n1: { host: 192.0.2.1, send_port: 50001 }']);
-  assert.throws(() => ensureKeys(inv, first.state), (e: unknown) =>
-    e instanceof InputError && e.where.field === 'nodes.n1.send_port' && /--prune/.test(e.message));
+  assert.throws(
+    () => ensureKeys(inv, first.state),
+    (e: unknown) => e instanceof InputError && e.where.field === 'nodes.n1.send_port' && /--prune/.test(e.message),
+  );
 });
 
 test('exhaustion: kept entries of removed nodes can use up the range', () => {
   const first = ensureKeys(inventory(nodeLines(2), ['send_port_range: [50000, 50001]']), { nodes: {} });
   const inv = inventory(['n3: { host: 192.0.2.3 }'], ['send_port_range: [50000, 50001]']);
-  assert.throws(() => ensureKeys(inv, first.state), (e: unknown) =>
-    e instanceof InputError && e.where.field === 'mesh.send_port_range' && /no free SendPort/.test(e.message));
+  assert.throws(
+    () => ensureKeys(inv, first.state),
+    (e: unknown) => e instanceof InputError && e.where.field === 'mesh.send_port_range' && /no free SendPort/.test(e.message),
+  );
   assert.deepEqual(ports(ensureKeys(inv, first.state, { prune: true }).state), { n3: 50000 });
 });
 

@@ -51,23 +51,49 @@ interface Case {
   field: string;
 }
 
-const I = (name: string, inv: string, field: string, at: string, args = ['keygen']): Case =>
-  ({ name, args, inv, names: { file: 'inventory', at }, field });
-const S = (name: string, state: string, field: string, at: string | number, args = ['keygen']): Case =>
-  ({ name, args, state, names: { file: 'state', ...(typeof at === 'number' ? { line: at } : { at }) }, field });
+const I = (name: string, inv: string, field: string, at: string, args = ['keygen']): Case => ({
+  name,
+  args,
+  inv,
+  names: { file: 'inventory', at },
+  field,
+});
+const S = (name: string, state: string, field: string, at: string | number, args = ['keygen']): Case => ({
+  name,
+  args,
+  state,
+  names: { file: 'state', ...(typeof at === 'number' ? { line: at } : { at }) },
+  field,
+});
 const F = (name: string, args: string[], field: string, state?: string): Case => ({ name, args, field, state });
 
 const cases: Case[] = [
   // YAML itself
-  { name: 'invalid YAML: unclosed flow mapping', args: ['keygen'], inv: 'nodes:\n  a: { host: 127.0.0.1\n  b: { host: 127.0.0.2 }\n', names: { file: 'inventory', line: 3 }, field: 'YAML syntax' },
-  { name: 'invalid YAML: tab indentation', args: ['deploy'], inv: 'nodes:\n\ta: { host: 127.0.0.1 }\n', names: { file: 'inventory', line: 2 }, field: 'YAML syntax' },
+  {
+    name: 'invalid YAML: unclosed flow mapping',
+    args: ['keygen'],
+    inv: 'nodes:\n  a: { host: 127.0.0.1\n  b: { host: 127.0.0.2 }\n',
+    names: { file: 'inventory', line: 3 },
+    field: 'YAML syntax',
+  },
+  {
+    name: 'invalid YAML: tab indentation',
+    args: ['deploy'],
+    inv: 'nodes:\n\ta: { host: 127.0.0.1 }\n',
+    names: { file: 'inventory', line: 2 },
+    field: 'YAML syntax',
+  },
   I('a list instead of a mapping at the top', '- nodes\n- a\n', '(top level)', '- nodes'),
   I('empty inventory', '# nothing\n', 'nodes', '# nothing'),
   // wrong types
   I('mtu is a word', inventory({ mesh: 'mtu: big' }), 'mesh.mtu', 'mtu: big'),
   I('host is a list', inventory({ a: 'host: [127.0.0.1, 127.0.0.3]' }), 'nodes.a.host', 'host: [127.0.0.1'),
   I('nodes is a list', `${SSH}nodes:\n  - host: 127.0.0.1\n`, 'nodes', '- host'),
-  I('become is a string', inventory({ a: 'host: 127.0.0.1, ssh: { become: "yes" }' }), 'nodes.a.ssh.become', 'become', ['render', '-n', 'a']),
+  I('become is a string', inventory({ a: 'host: 127.0.0.1, ssh: { become: "yes" }' }), 'nodes.a.ssh.become', 'become', [
+    'render',
+    '-n',
+    'a',
+  ]),
   I('address_family ip5', inventory({ a: 'host: 127.0.0.1, address_family: ip5' }), 'nodes.a.address_family', 'ip5'),
   // unknown keys, duplicates
   I('unknown top-level key', `${GOOD}nodez: {}\n`, 'nodez', 'nodez'),
@@ -87,7 +113,13 @@ const cases: Case[] = [
   I('host with an IPv6 zone and no endpoint', inventory({ a: 'host: "fe80::1%lo"' }), 'nodes.a.host', 'fe80'),
   I('interface_prefix with ;', inventory({ mesh: 'interface_prefix: "wg;"' }), 'mesh.interface_prefix', 'wg;', ['deploy']),
   I('interface_prefix with a newline', inventory({ mesh: 'interface_prefix: "wg\\nx"' }), 'mesh.interface_prefix', 'interface_prefix'),
-  I('interface_namespace with $', inventory({ mesh: 'isolation: netns, interface_namespace: "ns$x"' }), 'mesh.interface_namespace', 'ns$x', ['deploy']),
+  I(
+    'interface_namespace with $',
+    inventory({ mesh: 'isolation: netns, interface_namespace: "ns$x"' }),
+    'mesh.interface_namespace',
+    'ns$x',
+    ['deploy'],
+  ),
   I('transit_namespace with a space', inventory({ mesh: 'isolation: netns, transit_namespace: "a b"' }), 'mesh.transit_namespace', 'a b'),
   I('namespace without isolation', inventory({ mesh: 'interface_namespace: overlay' }), 'mesh.interface_namespace', 'overlay'),
   I('config_dir with a space', inventory({ mesh: 'config_dir: "/etc/r ait"' }), 'mesh.config_dir', 'r ait', ['deploy']),
@@ -101,35 +133,98 @@ const cases: Case[] = [
   I('node name with ;', `${SSH}nodes:\n  "a;b": { host: 127.0.0.1 }\n`, 'nodes.a;b', 'a;b'),
   I('group name with a space', inventory({ a: 'host: 127.0.0.1, groups: ["eu west"]' }), 'nodes.a.groups[0]', 'eu west'),
   // vars: the routed ones are written into babeld.conf; any of them may be, by a user template
-  I('loopback with a newline', inventory({ a: 'host: 127.0.0.1, vars: { loopback: "fd00::1/128\\nredistribute local deny" }' }), 'nodes.a.vars.loopback', 'loopback', ['deploy']),
+  I(
+    'loopback with a newline',
+    inventory({ a: 'host: 127.0.0.1, vars: { loopback: "fd00::1/128\\nredistribute local deny" }' }),
+    'nodes.a.vars.loopback',
+    'loopback',
+    ['deploy'],
+  ),
   I('loopback4 with ;', inventory({ a: 'host: 127.0.0.1, vars: { loopback4: "10.0.0.1/32;x" }' }), 'nodes.a.vars.loopback4', 'loopback4'),
-  I('loopback is IPv4', inventory({ a: 'host: 127.0.0.1, vars: { loopback: 10.0.0.1/32 }' }), 'nodes.a.vars.loopback', 'loopback', ['render', '-n', 'a']),
-  I('prefixes item with a space', inventory({ a: 'host: 127.0.0.1, vars: { prefixes: ["fd00::/48", "fd01::/48 allow"] }' }), 'nodes.a.vars.prefixes[1]', 'prefixes'),
+  I('loopback is IPv4', inventory({ a: 'host: 127.0.0.1, vars: { loopback: 10.0.0.1/32 }' }), 'nodes.a.vars.loopback', 'loopback', [
+    'render',
+    '-n',
+    'a',
+  ]),
+  I(
+    'prefixes item with a space',
+    inventory({ a: 'host: 127.0.0.1, vars: { prefixes: ["fd00::/48", "fd01::/48 allow"] }' }),
+    'nodes.a.vars.prefixes[1]',
+    'prefixes',
+  ),
   I('prefixes not a list', inventory({ a: 'host: 127.0.0.1, vars: { prefixes: "fd00::/48" }' }), 'nodes.a.vars.prefixes', 'prefixes'),
-  I('free-form var with a newline', inventory({ a: 'host: 127.0.0.1, vars: { motd: "hi\\ninterface eth0" }' }), 'nodes.a.vars.motd', 'motd', ['deploy']),
-  I('nested var with an escape character', inventory({ a: 'host: 127.0.0.1, vars: { site: { rack: ["r1", "\\e[2J"] } }' }), 'nodes.a.vars.site.rack[1]', 'site'),
+  I(
+    'free-form var with a newline',
+    inventory({ a: 'host: 127.0.0.1, vars: { motd: "hi\\ninterface eth0" }' }),
+    'nodes.a.vars.motd',
+    'motd',
+    ['deploy'],
+  ),
+  I(
+    'nested var with an escape character',
+    inventory({ a: 'host: 127.0.0.1, vars: { site: { rack: ["r1", "\\e[2J"] } }' }),
+    'nodes.a.vars.site.rack[1]',
+    'site',
+  ),
   I('var containing itself', inventory({ a: 'host: 127.0.0.1, vars: { x: &x [1, *x] }' }), 'nodes.a.vars.x[1]', '&x'),
-  I('alias bomb in vars', `${SSH}nodes:\n  a:\n    host: 127.0.0.1\n    vars:\n      l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${
-    Array.from({ length: 8 }, (_, i) => `      l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]\n`).join('')}`, 'nodes.a.vars.l2', 'l2:'),
+  I(
+    'alias bomb in vars',
+    `${SSH}nodes:\n  a:\n    host: 127.0.0.1\n    vars:\n      l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n${Array.from(
+      { length: 8 },
+      (_, i) => `      l${i + 1}: &l${i + 1} [${Array(10).fill(`*l${i}`).join(', ')}]\n`,
+    ).join('')}`,
+    'nodes.a.vars.l2',
+    'l2:',
+  ),
   // names and ports
   I('interface names over 15 bytes', inventory({ mesh: 'interface_prefix: raitraitrait' }), 'mesh.interface_prefix', 'raitraitrait'),
-  I('interface names over 15 bytes with the range', inventory({ mesh: 'interface_prefix: wgmeshmesh1, send_port_range: [1000, 65000]' }), 'mesh.interface_prefix', 'wgmeshmesh1', ['deploy']),
+  I(
+    'interface names over 15 bytes with the range',
+    inventory({ mesh: 'interface_prefix: wgmeshmesh1, send_port_range: [1000, 65000]' }),
+    'mesh.interface_prefix',
+    'wgmeshmesh1',
+    ['deploy'],
+  ),
   I('send_port 70000', inventory({ a: 'host: 127.0.0.1, send_port: 70000' }), 'nodes.a.send_port', '70000'),
   I('send_port outside the range', inventory({ a: 'host: 127.0.0.1, send_port: 40000' }), 'nodes.a.send_port', '40000'),
   I('send_port_range from 0', inventory({ mesh: 'send_port_range: [0, 100]' }), 'mesh.send_port_range[0]', 'send_port_range'),
-  I('send_port_range too small', inventory({ mesh: 'send_port_range: [50100, 50100]' }), 'mesh.send_port_range', 'send_port_range', ['deploy']),
+  I('send_port_range too small', inventory({ mesh: 'send_port_range: [50100, 50100]' }), 'mesh.send_port_range', 'send_port_range', [
+    'deploy',
+  ]),
   I('ssh port 0', inventory({ a: 'host: 127.0.0.1, ssh: { port: 0 }' }), 'nodes.a.ssh.port', 'port: 0'),
   I('mtu below 1280', inventory({ mesh: 'mtu: 100' }), 'mesh.mtu', 'mtu'),
   // the state file
   S('truncated state file', STATE.slice(0, STATE.indexOf(B.publicKey) + 10), 'TOML syntax', B.publicKey.slice(0, 10)),
   S('binary garbage', '\u0000\u0001\u00ff garbage = = =\n', 'TOML syntax', 1, ['deploy']),
   S('private key not base64', stateWith('a', 'private_key', '"not-a-key"'), 'nodes.a.private_key', 'not-a-key'),
-  S('private key of 31 bytes', stateWith('a', 'private_key', `"${Buffer.alloc(31, 7).toString('base64')}"`), 'nodes.a.private_key', 'private_key', ['deploy']),
-  S('public key of 33 bytes', stateWith('b', 'public_key', `"${Buffer.alloc(33, 7).toString('base64')}"`), 'nodes.b.public_key', Buffer.alloc(33, 7).toString('base64')),
-  S('public key not matching the private key', stateWith('b', 'public_key', `"${A.publicKey}"`), 'nodes.b.public_key', STATE.split('\n').indexOf(`public_key = "${B.publicKey}"`) + 1, ['render', '-n', 'a']),
+  S(
+    'private key of 31 bytes',
+    stateWith('a', 'private_key', `"${Buffer.alloc(31, 7).toString('base64')}"`),
+    'nodes.a.private_key',
+    'private_key',
+    ['deploy'],
+  ),
+  S(
+    'public key of 33 bytes',
+    stateWith('b', 'public_key', `"${Buffer.alloc(33, 7).toString('base64')}"`),
+    'nodes.b.public_key',
+    Buffer.alloc(33, 7).toString('base64'),
+  ),
+  S(
+    'public key not matching the private key',
+    stateWith('b', 'public_key', `"${A.publicKey}"`),
+    'nodes.b.public_key',
+    STATE.split('\n').indexOf(`public_key = "${B.publicKey}"`) + 1,
+    ['render', '-n', 'a'],
+  ),
   S('send_port out of range', stateWith('a', 'send_port', '70000'), 'nodes.a.send_port', '70000'),
   S('send_port a string', stateWith('a', 'send_port', '"50000"'), 'nodes.a.send_port', '"50000"'),
-  S('two nodes with one port', stateWith('b', 'send_port', '50000'), 'nodes.b.send_port', STATE.split('\n').indexOf('send_port = 50100') + 1),
+  S(
+    'two nodes with one port',
+    stateWith('b', 'send_port', '50000'),
+    'nodes.b.send_port',
+    STATE.split('\n').indexOf('send_port = 50100') + 1,
+  ),
   S('unknown key in a node', STATE.replace('[nodes.a]\n', '[nodes.a]\ncomment = "x"\n'), 'nodes.a.comment', 'comment'),
   S('version 2', STATE.replace('version = 1', 'version = 2'), 'version', 'version = 2', ['deploy']),
   // flags
@@ -167,7 +262,6 @@ function snapshot(dir: string): Map<string, string> {
   walk(dir);
   return out;
 }
-
 
 function lineOf(text: string, needle: string): number {
   const i = text.indexOf(needle);
@@ -221,14 +315,17 @@ test('everything a valid inventory puts in the agent plan is made of shell-safe 
   const { planFile } = await import('../../src/agent/payload.js');
   const { ensureKeys } = await import('../../src/state/allocate.js');
   // The widest values validation lets through, one of each kind.
-  const inv = parseInventory('/fleet/edge.yaml', [
-    'mesh: { interface_prefix: w_g-, isolation: netns, interface_namespace: ov.er_l-ay, transit_namespace: t-1, config_dir: /etc/r_a.i+t-/, babeld: { socket: /run/b.ctl } }',
-    'nodes:',
-    '  a.b_c-d: { host: "fe80::1%eth0", endpoint: "2001:db8::1" }',
-    '  e: { host: host-1.example.org., endpoint: "2001:db8::2" }',
-    '  f: { host: 127.0.0.1, address_family: ip4 }',
-    '',
-  ].join('\n'));
+  const inv = parseInventory(
+    '/fleet/edge.yaml',
+    [
+      'mesh: { interface_prefix: w_g-, isolation: netns, interface_namespace: ov.er_l-ay, transit_namespace: t-1, config_dir: /etc/r_a.i+t-/, babeld: { socket: /run/b.ctl } }',
+      'nodes:',
+      '  a.b_c-d: { host: "fe80::1%eth0", endpoint: "2001:db8::1" }',
+      '  e: { host: host-1.example.org., endpoint: "2001:db8::2" }',
+      '  f: { host: 127.0.0.1, address_family: ip4 }',
+      '',
+    ].join('\n'),
+  );
   const plan = planMesh(inv, ensureKeys(inv, { nodes: {} }).state, { babeld: 'interface x\n' });
   for (const np of plan.nodes) {
     for (const mode of ['deploy', 'down', 'status'] as const) {

@@ -8,7 +8,6 @@ import { readState } from '../../src/state/store.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 import { CLI, escapeRegExp } from '../fixtures/cli.js';
 
-
 function cli(...args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAIT_FLEET_INVENTORY: '' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -116,4 +115,3 @@ test('render: unknown node or file exits 2', () => {
   assert.equal(cli('render', inv, '--node', 'a', '--file', 'nope.conf').code, 2);
   assert.equal(cli('render', inv).code, 2);
 });
-

@@ -118,7 +118,8 @@ test('two keygens at once on a new fleet: both succeed and agree, the state is v
   // Exactly one of them generated the keys; the other found them under the lock.
   assert.equal([one, two].filter((r) => /generated keys for a, b/.test(r.stderr)).length, 1);
   const keys = readState(state);
-  for (const name of ['a', 'b']) assert.match(one.stdout, new RegExp(`^${name} +${keys.nodes[name]!.publicKey.replace(/[+/]/g, '\\$&')} `, 'm'));
+  for (const name of ['a', 'b'])
+    assert.match(one.stdout, new RegExp(`^${name} +${keys.nodes[name]!.publicKey.replace(/[+/]/g, '\\$&')} `, 'm'));
   assert.equal(statSync(state).mode & 0o777, 0o600);
   assert.deepEqual(readdirSync(join(state, '..')).sort(), ['fleet.state.toml', 'fleet.yaml'], 'no lock or temp file left');
 });
@@ -164,7 +165,10 @@ test('deploy holds the lock for its whole run; keygen --rotate and a second depl
   assert.match(rotated.stderr, /rotated keys of a/);
   assert.equal(secondResult.code, 1, secondResult.stderr);
   assert.match(secondResult.stdout, /^b +(unreachable|failed)/m);
-  assert.equal(readdirSync(join(state, '..')).some((f) => f.endsWith('.lock') || f.endsWith('.tmp')), false);
+  assert.equal(
+    readdirSync(join(state, '..')).some((f) => f.endsWith('.lock') || f.endsWith('.tmp')),
+    false,
+  );
 });
 
 test('a deploy that cannot get the lock in time fails with exit 2 naming the holder, and touches nothing', async () => {

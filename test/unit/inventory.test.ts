@@ -32,14 +32,32 @@ const ONE_NODE = 'nodes:\n  a: { host: 192.0.2.1 }\n';
 test('defaults fill every field', () => {
   const inv = parseInventory(FILE, ONE_NODE);
   assert.deepEqual(inv.mesh, {
-    interfacePrefix: 'rait', interfaceGroup: 54, mtu: 1400, fwmark: 54, sendPortRange: [50000, 50999],
-    isolation: 'none', interfaceNamespace: '', transitNamespace: '', configDir: '/etc/rait',
-    babeld: { enabled: true, template: DEFAULT_BABELD_TEMPLATE, configPath: '/etc/rait/babeld.conf', socket: '/run/babeld.ctl', helloInterval: 20 },
+    interfacePrefix: 'rait',
+    interfaceGroup: 54,
+    mtu: 1400,
+    fwmark: 54,
+    sendPortRange: [50000, 50999],
+    isolation: 'none',
+    interfaceNamespace: '',
+    transitNamespace: '',
+    configDir: '/etc/rait',
+    babeld: {
+      enabled: true,
+      template: DEFAULT_BABELD_TEMPLATE,
+      configPath: '/etc/rait/babeld.conf',
+      socket: '/run/babeld.ctl',
+      helloInterval: 20,
+    },
   });
   assert.equal(inv.statePath, '/fleet/inv.state.toml');
   assert.deepEqual(inv.ssh, {
-    user: 'root', port: 22, identityFile: join(homedir(), '.ssh/id_ed25519'), knownHosts: join(homedir(), '.ssh/known_hosts'),
-    hostKeyChecking: 'strict', become: false, connectTimeout: 10,
+    user: 'root',
+    port: 22,
+    identityFile: join(homedir(), '.ssh/id_ed25519'),
+    knownHosts: join(homedir(), '.ssh/known_hosts'),
+    hostKeyChecking: 'strict',
+    become: false,
+    connectTimeout: 10,
   });
   assert.deepEqual(inv.nodes, [
     { name: 'a', host: '192.0.2.1', endpoint: '192.0.2.1', addressFamily: 'ip4', groups: [], vars: {}, ssh: inv.ssh },
@@ -47,14 +65,17 @@ test('defaults fill every field', () => {
 });
 
 test('paths: template relative to the inventory, ~ expanded, config_path follows config_dir', () => {
-  const inv = parseInventory('/fleet/prod.yml', [
-    'mesh:',
-    '  config_dir: /srv/rait',
-    '  babeld: { template: tpl/b.liquid }',
-    'state: ../secret/prod.toml',
-    'ssh: { identity_file: ~/keys/id, known_hosts: kh }',
-    ONE_NODE,
-  ].join('\n'));
+  const inv = parseInventory(
+    '/fleet/prod.yml',
+    [
+      'mesh:',
+      '  config_dir: /srv/rait',
+      '  babeld: { template: tpl/b.liquid }',
+      'state: ../secret/prod.toml',
+      'ssh: { identity_file: ~/keys/id, known_hosts: kh }',
+      ONE_NODE,
+    ].join('\n'),
+  );
   assert.equal(inv.mesh.babeld.template, '/fleet/tpl/b.liquid');
   assert.equal(inv.mesh.babeld.configPath, '/srv/rait/babeld.conf');
   assert.equal(inv.statePath, '/secret/prod.toml');
@@ -64,12 +85,15 @@ test('paths: template relative to the inventory, ~ expanded, config_path follows
 });
 
 test('a node ssh block overrides the top-level one field by field', () => {
-  const inv = parseInventory(FILE, [
-    'ssh: { user: deploy, port: 2222, jump: "bastion.example.org:22" }',
-    'nodes:',
-    '  a: { host: a.example.org, ssh: { port: 22, become: true } }',
-    '  b: { host: b.example.org, ssh: { jump: "ops@[2001:db8::1]:2200" } }',
-  ].join('\n'));
+  const inv = parseInventory(
+    FILE,
+    [
+      'ssh: { user: deploy, port: 2222, jump: "bastion.example.org:22" }',
+      'nodes:',
+      '  a: { host: a.example.org, ssh: { port: 22, become: true } }',
+      '  b: { host: b.example.org, ssh: { jump: "ops@[2001:db8::1]:2200" } }',
+    ].join('\n'),
+  );
   const [a, b] = inv.nodes;
   assert.equal(a!.ssh.user, 'deploy');
   assert.equal(a!.ssh.port, 22);
@@ -81,19 +105,28 @@ test('a node ssh block overrides the top-level one field by field', () => {
 });
 
 test('node fields: endpoint, family, pin, groups, vars', () => {
-  const inv = parseInventory(FILE, [
-    'nodes:',
-    '  hk1:',
-    '    host: 192.0.2.10',
-    '    endpoint: hk1.example.org',
-    '    address_family: ip6',
-    '    send_port: 50007',
-    '    groups: [asia, edge]',
-    '    vars: { loopback: "fd00:1::1", nested: { x: [1, 2] } }',
-  ].join('\n'));
+  const inv = parseInventory(
+    FILE,
+    [
+      'nodes:',
+      '  hk1:',
+      '    host: 192.0.2.10',
+      '    endpoint: hk1.example.org',
+      '    address_family: ip6',
+      '    send_port: 50007',
+      '    groups: [asia, edge]',
+      '    vars: { loopback: "fd00:1::1", nested: { x: [1, 2] } }',
+    ].join('\n'),
+  );
   assert.deepEqual(inv.nodes[0], {
-    name: 'hk1', host: '192.0.2.10', endpoint: 'hk1.example.org', addressFamily: 'ip6', sendPort: 50007,
-    groups: ['asia', 'edge'], vars: { loopback: 'fd00:1::1', nested: { x: [1, 2] } }, ssh: inv.ssh,
+    name: 'hk1',
+    host: '192.0.2.10',
+    endpoint: 'hk1.example.org',
+    addressFamily: 'ip6',
+    sendPort: 50007,
+    groups: ['asia', 'edge'],
+    vars: { loopback: 'fd00:1::1', nested: { x: [1, 2] } },
+    ssh: inv.ssh,
   });
 });
 
@@ -104,7 +137,13 @@ test('validation errors name file:line:column and the field', async (t) => {
     ['duplicate key', 'nodes:\n  a:\n    host: 192.0.2.1\n    host: 192.0.2.2\n', 4, 'nodes.a.host', /duplicate key/],
     ['unknown top-level key', 'node:\n  a: { host: x }\n', 1, 'node', /unknown key "node" \(did you mean "nodes"\?\)/],
     ['unknown mesh key', 'mesh:\n  mut: 1400\n' + ONE_NODE, 2, 'mesh.mut', /did you mean "mtu"/],
-    ['unknown node key', 'nodes:\n  a: { host: 192.0.2.1, adress_family: ip6 }\n', 2, 'nodes.a.adress_family', /did you mean "address_family"/],
+    [
+      'unknown node key',
+      'nodes:\n  a: { host: 192.0.2.1, adress_family: ip6 }\n',
+      2,
+      'nodes.a.adress_family',
+      /did you mean "address_family"/,
+    ],
     ['missing host', 'nodes:\n  a: { endpoint: 192.0.2.1 }\n', 2, 'nodes.a', /missing "host"/],
     ['host with a space', 'nodes:\n  a: { host: "192.0.2.1 x" }\n', 2, 'nodes.a.host', /invalid host/],
     ['host with ;', 'nodes:\n  a: { host: "a;reboot" }\n', 2, 'nodes.a.host', /invalid host/],
@@ -114,10 +153,28 @@ test('validation errors name file:line:column and the field', async (t) => {
     ['endpoint', 'nodes:\n  a: { host: a.example, endpoint: "a b" }\n', 2, 'nodes.a.endpoint', /invalid endpoint/],
     ['host not a string', 'nodes:\n  a: { host: [1] }\n', 2, 'nodes.a.host', /expected a single value/],
     ['address_family', 'nodes:\n  a: { host: a.example, address_family: ipv6 }\n', 2, 'nodes.a.address_family', /one of ip4, ip6/],
-    ['pinned port outside the range', 'nodes:\n  a: { host: a.example, send_port: 40000 }\n', 2, 'nodes.a.send_port', /outside send_port_range/],
-    ['pinned twice', 'nodes:\n  a: { host: a.example, send_port: 50001 }\n  b: { host: b.example, send_port: 50001 }\n', 3, 'nodes.b.send_port', /already pinned by node "a"/],
+    [
+      'pinned port outside the range',
+      'nodes:\n  a: { host: a.example, send_port: 40000 }\n',
+      2,
+      'nodes.a.send_port',
+      /outside send_port_range/,
+    ],
+    [
+      'pinned twice',
+      'nodes:\n  a: { host: a.example, send_port: 50001 }\n  b: { host: b.example, send_port: 50001 }\n',
+      3,
+      'nodes.b.send_port',
+      /already pinned by node "a"/,
+    ],
     ['port not an integer', 'nodes:\n  a: { host: a.example, send_port: "50001" }\n', 2, 'nodes.a.send_port', /expected an integer/],
-    ['range too small', 'mesh:\n  send_port_range: [50000, 50001]\nnodes:\n  a: { host: a.example }\n  b: { host: b.example }\n  c: { host: c.example }\n', 2, 'mesh.send_port_range', /3 nodes do not fit/],
+    [
+      'range too small',
+      'mesh:\n  send_port_range: [50000, 50001]\nnodes:\n  a: { host: a.example }\n  b: { host: b.example }\n  c: { host: c.example }\n',
+      2,
+      'mesh.send_port_range',
+      /3 nodes do not fit/,
+    ],
     ['range reversed', 'mesh:\n  send_port_range: [50010, 50000]\n' + ONE_NODE, 2, 'mesh.send_port_range', /above last port/],
     ['range shape', 'mesh:\n  send_port_range: [50000]\n' + ONE_NODE, 2, 'mesh.send_port_range', /\[first, last\]/],
     ['range port', 'mesh:\n  send_port_range: [50000, 70000]\n' + ONE_NODE, 2, 'mesh.send_port_range[1]', /outside 1\.\.65535/],
@@ -125,14 +182,32 @@ test('validation errors name file:line:column and the field', async (t) => {
     ['interface prefix charset', 'mesh:\n  interface_prefix: "r$"\n' + ONE_NODE, 2, 'mesh.interface_prefix', /invalid interface prefix/],
     ['mtu low', 'mesh:\n  mtu: 1279\n' + ONE_NODE, 2, 'mesh.mtu', /outside 1280\.\.65535/],
     ['mtu high', 'mesh:\n  mtu: 65536\n' + ONE_NODE, 2, 'mesh.mtu', /outside 1280\.\.65535/],
-    ['babel hello interval zero', 'mesh:\n  babeld:\n    hello_interval: 0\n' + ONE_NODE, 3, 'mesh.babeld.hello_interval', /outside 1\.\.600/],
+    [
+      'babel hello interval zero',
+      'mesh:\n  babeld:\n    hello_interval: 0\n' + ONE_NODE,
+      3,
+      'mesh.babeld.hello_interval',
+      /outside 1\.\.600/,
+    ],
     ['empty nodes', 'mesh:\n  mtu: 1400\nnodes: {}\n', 3, 'nodes', /no nodes/],
     ['no nodes key', 'mesh:\n  mtu: 1400\n', 1, 'nodes', /no nodes/],
     ['isolation', 'mesh:\n  isolation: netn\n' + ONE_NODE, 2, 'mesh.isolation', /did you mean "netns"/],
-    ['namespace charset', 'mesh:\n  isolation: netns\n  interface_namespace: "a b"\n' + ONE_NODE, 3, 'mesh.interface_namespace', /invalid namespace name/],
+    [
+      'namespace charset',
+      'mesh:\n  isolation: netns\n  interface_namespace: "a b"\n' + ONE_NODE,
+      3,
+      'mesh.interface_namespace',
+      /invalid namespace name/,
+    ],
     ['namespace without isolation', 'mesh:\n  transit_namespace: transit\n' + ONE_NODE, 2, 'mesh.transit_namespace', /needs isolation/],
     ['config_dir relative', 'mesh:\n  config_dir: etc/rait\n' + ONE_NODE, 2, 'mesh.config_dir', /invalid path/],
-    ['config_path with a space', 'mesh:\n  babeld:\n    config_path: "/etc/my rait.conf"\n' + ONE_NODE, 3, 'mesh.babeld.config_path', /invalid path/],
+    [
+      'config_path with a space',
+      'mesh:\n  babeld:\n    config_path: "/etc/my rait.conf"\n' + ONE_NODE,
+      3,
+      'mesh.babeld.config_path',
+      /invalid path/,
+    ],
     ['socket with ;', 'mesh:\n  babeld: { socket: "/run/x;rm" }\n' + ONE_NODE, 2, 'mesh.babeld.socket', /invalid path/],
     ['babeld enabled not boolean', 'mesh:\n  babeld: { enabled: yes }\n' + ONE_NODE, 2, 'mesh.babeld.enabled', /true or false/],
     ['host_key_checking', 'ssh:\n  host_key_checking: no\n' + ONE_NODE, 2, 'ssh.host_key_checking', /strict, accept-new, off/],
@@ -164,7 +239,10 @@ test('resolveInventoryPath: argument, then $RAIT_FLEET_INVENTORY, then ./invento
 
 test('loadInventory: a missing file is an InputError naming it', () => {
   const file = join(tempDirs('rf-inv-')(), 'none.yaml');
-  assert.throws(() => loadInventory(file), (e: unknown) => e instanceof InputError && e.message.startsWith(file));
+  assert.throws(
+    () => loadInventory(file),
+    (e: unknown) => e instanceof InputError && e.message.startsWith(file),
+  );
   writeFileSync(file, ONE_NODE);
   assert.equal(loadInventory(file).nodes.length, 1);
 });
@@ -172,7 +250,10 @@ test('loadInventory: a missing file is an InputError naming it', () => {
 test('inventories/example.yaml loads and shows every field', () => {
   const file = fileURLToPath(new URL('../../../inventories/example.yaml', import.meta.url));
   const inv = loadInventory(file);
-  assert.deepEqual(inv.nodes.map((n) => n.name), ['hk1', 'fra1']);
+  assert.deepEqual(
+    inv.nodes.map((n) => n.name),
+    ['hk1', 'fra1'],
+  );
   assert.equal(inv.nodes[0]!.sendPort, 50007);
   assert.equal(inv.nodes[1]!.ssh.user, 'admin');
   assert.equal(inv.nodes[1]!.ssh.become, true);
@@ -180,11 +261,14 @@ test('inventories/example.yaml loads and shows every field', () => {
 });
 
 test('YAML anchors and aliases work for shared settings', () => {
-  const inv = parseInventory(FILE, [
-    'nodes:',
-    '  a: { host: a.example, vars: &v { loopback: "fd00::1", list: [1] }, ssh: &s { user: ops } }',
-    '  b: { host: b.example, vars: *v, ssh: *s }',
-  ].join('\n'));
+  const inv = parseInventory(
+    FILE,
+    [
+      'nodes:',
+      '  a: { host: a.example, vars: &v { loopback: "fd00::1", list: [1] }, ssh: &s { user: ops } }',
+      '  b: { host: b.example, vars: *v, ssh: *s }',
+    ].join('\n'),
+  );
   assert.deepEqual(inv.nodes[1]!.vars, { loopback: 'fd00::1', list: [1] });
   assert.equal(inv.nodes[1]!.ssh.user, 'ops');
 });

@@ -12,7 +12,7 @@ test('public keys equal what `wg pubkey` prints', () => {
   }
 });
 
-test('unclamped private keys (as `wg genkey` may not clamp) give wg\'s public key too', () => {
+test("unclamped private keys (as `wg genkey` may not clamp) give wg's public key too", () => {
   const raw = Buffer.alloc(32, 0xff).toString('base64');
   const expected = execFileSync('wg', ['pubkey'], { input: `${raw}\n`, encoding: 'utf8' }).trim();
   assert.equal(publicKeyOf(raw), expected);

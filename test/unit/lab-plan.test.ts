@@ -8,7 +8,13 @@ import { sshdConfig } from '../../src/lab/node.js';
 import { InputError } from '../../src/errors.js';
 import { inotifyNeeded, restoredLimit } from '../../src/lab/inotify.js';
 
-const req = (over: Partial<LabRequest> = {}): LabRequest => ({ name: 'lab', nodes: 4, dir: '/w/.lab/lab', inventory: '/w/inventories/lab.yaml', ...over });
+const req = (over: Partial<LabRequest> = {}): LabRequest => ({
+  name: 'lab',
+  nodes: 4,
+  dir: '/w/.lab/lab',
+  inventory: '/w/inventories/lab.yaml',
+  ...over,
+});
 const routes = (...p: string[]) => p.map((x) => parsePrefix(x));
 
 describe('lab cidr', () => {
@@ -63,7 +69,10 @@ describe('planLab', () => {
     assert.equal(planLab(req({ subnet: 'fd01::/64' }), []).addressFamily, 'ip6');
     assert.equal(planLab(req({ subnet: '172.30.9.0/28' }), []).bridgeAddress, '172.30.9.14/28');
     const fails = (r: LabRequest, re: RegExp): void =>
-      assert.throws(() => planLab(r, routes('192.0.2.0/24')), (e: unknown) => e instanceof InputError && re.test(e.message));
+      assert.throws(
+        () => planLab(r, routes('192.0.2.0/24')),
+        (e: unknown) => e instanceof InputError && re.test(e.message),
+      );
     fails(req({ subnet: '192.0.2.128/25' }), /--subnet: 192\.0\.2\.128\/25 overlaps the existing route 192\.0\.2\.0\/24/);
     fails(req({ subnet: '10.0.0.0/24', addressFamily: 'ip6' }), /--subnet: .* not an ip6 subnet/);
     fails(req({ subnet: '10.0.0.0/29', nodes: 6 }), /--nodes: .*room for 5 nodes/);
@@ -78,13 +87,25 @@ describe('lab files', () => {
 
   it('renders an inventory in the foundation format, recognisable by its header', () => {
     const text = renderInventory(lab, '/pkg/templates/babeld.conf.liquid', 'rait-fleet lab down --name lab');
-    const doc = parse(text) as Record<string, any>;
+    const doc = parse(text) as {
+      mesh: { babeld: { template: string } };
+      ssh: unknown;
+      nodes: Record<string, unknown>;
+    };
     assert.equal(doc.mesh.babeld.template, '../../pkg/templates/babeld.conf.liquid');
     assert.deepEqual(doc.ssh, {
-      user: 'root', port: 22, identity_file: '/w/.lab/lab/id_ed25519', known_hosts: '/w/.lab/lab/known_hosts',
-      host_key_checking: 'strict', connect_timeout: 5,
+      user: 'root',
+      port: 22,
+      identity_file: '/w/.lab/lab/id_ed25519',
+      known_hosts: '/w/.lab/lab/known_hosts',
+      host_key_checking: 'strict',
+      connect_timeout: 5,
     });
-    assert.deepEqual(doc.nodes.n2, { host: '10.231.1.2', address_family: 'ip4', vars: { loopback: 'fd72:6c61:6201::2/128', loopback4: '10.232.1.2/32' } });
+    assert.deepEqual(doc.nodes.n2, {
+      host: '10.231.1.2',
+      address_family: 'ip4',
+      vars: { loopback: 'fd72:6c61:6201::2/128', loopback4: '10.232.1.2/32' },
+    });
     assert.ok(isInventoryOf(text, lab));
     assert.ok(!isInventoryOf(text, { ...lab, name: 'other' }));
     assert.ok(isGeneratedInventory(text));
@@ -93,7 +114,12 @@ describe('lab files', () => {
 
   it('configures sshd for key-only root login on the node address', () => {
     const cfg = sshdConfig(lab.nodes[0]!);
-    for (const line of ['ListenAddress 10.231.1.1', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'Subsystem sftp internal-sftp']) {
+    for (const line of [
+      'ListenAddress 10.231.1.1',
+      'PermitRootLogin prohibit-password',
+      'PasswordAuthentication no',
+      'Subsystem sftp internal-sftp',
+    ]) {
       assert.ok(cfg.split('\n').includes(line), line);
     }
   });

@@ -24,7 +24,12 @@ const newDir = tempDirs('rf-last-run-');
 const T0 = '2026-01-01T00:00:00.000Z';
 const T1 = '2026-01-01T00:01:00.000Z';
 const nodes = (...names: string[]) => names.map((name) => ({ name }));
-const outcome = (node: string, result: NodeOutcome['result'], error?: string): NodeOutcome => ({ node, result, ms: 5, ...(error ? { error } : {}) });
+const outcome = (node: string, result: NodeOutcome['result'], error?: string): NodeOutcome => ({
+  node,
+  result,
+  ms: 5,
+  ...(error ? { error } : {}),
+});
 
 test('a started run marks its nodes interrupted and keeps the others', () => {
   const before: LastRun = { version: 1, nodes: { n3: { result: 'failed', at: T0, error: 'boom' } } };
@@ -76,14 +81,22 @@ test('format -> parse round-trips; damaged records are InputErrors naming file a
     ['{"version":1,"nodes":{"n1":{"result":"failed"}}}', /nodes\.n1\.at: expected a time/],
     ['{"version":1,"nodes":{"n1":{"result":"failed","at":"x","error":3}}}', /nodes\.n1\.error: expected a string/],
   ];
-  for (const [text, msg] of cases) assert.throws(() => parseLastRun('/r.json', text), (e: unknown) => e instanceof InputError && msg.test(e.message), text);
+  for (const [text, msg] of cases)
+    assert.throws(
+      () => parseLastRun('/r.json', text),
+      (e: unknown) => e instanceof InputError && msg.test(e.message),
+      text,
+    );
 });
 
 test('the record on disk: absent, written 0600 without temp files, and required by --retry-failed', () => {
   const dir = newDir();
   const path = join(dir, 'fleet.state.toml.last-run.json');
   assert.equal(readLastRun(path), undefined);
-  assert.throws(() => selectFailed(path, nodes('n1')), (e: unknown) => e instanceof InputError && /--retry-failed: no previous deploy/.test(e.message));
+  assert.throws(
+    () => selectFailed(path, nodes('n1')),
+    (e: unknown) => e instanceof InputError && /--retry-failed: no previous deploy/.test(e.message),
+  );
   recordStart(path, ['n1', 'n2']);
   assert.equal(statSync(path).mode & 0o777, 0o600);
   assert.deepEqual(selectFailed(path, nodes('n1', 'n2')), nodes('n1', 'n2'));

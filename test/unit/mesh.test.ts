@@ -19,25 +19,37 @@ function planOf(nodes: string[], mesh: string[] = [NO_BABELD]) {
 }
 
 test('links: one per same-family peer, named by the peer SendPort, endpoint = peer : own SendPort', () => {
-  const { plan, state } = planOf([
-    'a: { host: 192.0.2.1, endpoint: a.example.org }',
-    'b: { host: 192.0.2.2 }',
-    'c: { host: 192.0.2.3, send_port: 50500 }',
-    'v6: { host: "2001:db8::1", address_family: ip6 }',
-  ], ['interface_prefix: wg', NO_BABELD]);
+  const { plan, state } = planOf(
+    [
+      'a: { host: 192.0.2.1, endpoint: a.example.org }',
+      'b: { host: 192.0.2.2 }',
+      'c: { host: 192.0.2.3, send_port: 50500 }',
+      'v6: { host: "2001:db8::1", address_family: ip6 }',
+    ],
+    ['interface_prefix: wg', NO_BABELD],
+  );
   const a = plan.nodes[0]!;
   const b = plan.nodes[1]!;
-  assert.deepEqual(a.links.map((l) => l.peer), ['b', 'c']);
+  assert.deepEqual(
+    a.links.map((l) => l.peer),
+    ['b', 'c'],
+  );
   const ab = a.links[0]!;
   assert.equal(ab.name, `wg${state.nodes.b!.sendPort}`);
   assert.equal(ab.listenPort, state.nodes.b!.sendPort);
   assert.equal(ab.endpointHost, '192.0.2.2');
   assert.equal(ab.endpointPort, state.nodes.a!.sendPort);
   assert.equal(ab.peerPublicKey, state.nodes.b!.publicKey);
-  assert.deepEqual(b.links.map((l) => [l.name, l.endpointHost]), [[`wg${state.nodes.a!.sendPort}`, 'a.example.org'], ['wg50500', '192.0.2.3']]);
+  assert.deepEqual(
+    b.links.map((l) => [l.name, l.endpointHost]),
+    [
+      [`wg${state.nodes.a!.sendPort}`, 'a.example.org'],
+      ['wg50500', '192.0.2.3'],
+    ],
+  );
   // ip6 node alone in its family: no links; ip4 nodes never link to it.
   assert.deepEqual(plan.nodes[3]!.links, []);
-  assert.ok(plan.nodes.every((np) => np.links.every((l) => l.peer !== np.node.name && l.peer !== 'v6' || np.node.name === 'v6')));
+  assert.ok(plan.nodes.every((np) => np.links.every((l) => (l.peer !== np.node.name && l.peer !== 'v6') || np.node.name === 'v6')));
 });
 
 test('link-locals: fe80::/64, different at the two ends, stable across runs and plans', () => {
@@ -47,7 +59,10 @@ test('link-locals: fe80::/64, different at the two ends, stable across runs and 
   assert.match(ab!.linkLocal, /^fe80::[1-9a-f][0-9a-f]{0,3}(:[0-9a-f]{1,4}){3}\/64$/);
   assert.notEqual(ab!.linkLocal, ba.linkLocal);
   assert.notEqual(ab!.linkLocal, ac!.linkLocal);
-  assert.deepEqual(planMesh(inv, state, {}).nodes.map((n) => n.links), plan.nodes.map((n) => n.links));
+  assert.deepEqual(
+    planMesh(inv, state, {}).nodes.map((n) => n.links),
+    plan.nodes.map((n) => n.links),
+  );
   // Derived from the keys alone.
   const key = (n: string) => keySeed(state.nodes[n]!.publicKey);
   assert.equal(linkLocal(key('a'), key('b')), ab!.linkLocal);
@@ -62,9 +77,10 @@ test('link-locals are canonical IPv6 text and spread out', () => {
 });
 
 test('rait.conf is valid TOML with RAIT v2.4.1 fields', () => {
-  const { plan, state } = planOf(['a: { host: 192.0.2.1 }', 'b: { host: 192.0.2.2 }'], [
-    'isolation: netns', 'interface_namespace: raitns', 'config_dir: /srv/rait', 'mtu: 1420', NO_BABELD,
-  ]);
+  const { plan, state } = planOf(
+    ['a: { host: 192.0.2.1 }', 'b: { host: 192.0.2.2 }'],
+    ['isolation: netns', 'interface_namespace: raitns', 'config_dir: /srv/rait', 'mtu: 1420', NO_BABELD],
+  );
   const conf = TOML.parse(plan.nodes[0]!.files['rait.conf']);
   assert.deepEqual(conf, {
     PrivateKey: state.nodes.a!.privateKey,
@@ -79,7 +95,10 @@ test('rait.conf is valid TOML with RAIT v2.4.1 fields', () => {
     TransitNamespace: '',
     Peers: '/srv/rait/peers.conf',
   });
-  assert.equal(TOML.parse(planOf(['a: { host: x.example }'], ['isolation: vrf', NO_BABELD]).plan.nodes[0]!.files['rait.conf']).Isolation, 'vrf');
+  assert.equal(
+    TOML.parse(planOf(['a: { host: x.example }'], ['isolation: vrf', NO_BABELD]).plan.nodes[0]!.files['rait.conf']).Isolation,
+    'vrf',
+  );
 });
 
 test('peers.conf: the whole mesh, valid TOML, one shared string', () => {
@@ -107,11 +126,17 @@ test('routed vars must be prefixes: errors name the node and the var', async (t)
   ];
   for (const [vars, field] of cases) {
     await t.test(vars, () => {
-      assert.throws(() => planOf([`a: { host: 192.0.2.1, vars: { ${vars} } }`]), (e: unknown) =>
-        e instanceof InputError && e.where.field === field && e.message.startsWith(FIXTURE_FILE));
+      assert.throws(
+        () => planOf([`a: { host: 192.0.2.1, vars: { ${vars} } }`]),
+        (e: unknown) => e instanceof InputError && e.where.field === field && e.message.startsWith(FIXTURE_FILE),
+      );
     });
   }
-  assert.doesNotThrow(() => planOf(['a: { host: 192.0.2.1, vars: { loopback: "fd00::1", loopback4: "10.1.1.1/32", prefixes: ["fd00:1::/48", "10.2.0.0/16"], other: "free; form" } }']));
+  assert.doesNotThrow(() =>
+    planOf([
+      'a: { host: 192.0.2.1, vars: { loopback: "fd00::1", loopback4: "10.1.1.1/32", prefixes: ["fd00:1::/48", "10.2.0.0/16"], other: "free; form" } }',
+    ]),
+  );
 });
 
 test('isPrefix', () => {

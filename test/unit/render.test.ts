@@ -11,11 +11,14 @@ import { inventory } from '../fixtures/inventories.js';
 const shipped = readFileSync(DEFAULT_BABELD_TEMPLATE, 'utf8');
 
 function setup(mesh: string[] = []) {
-  const inv = inventory([
-    'a: { host: 192.0.2.1, vars: { loopback: "fd00::a/128", loopback4: "10.9.0.1/32", prefixes: ["fd00:a::/48"], site: hk } }',
-    'b: { host: 192.0.2.2 }',
-    'c: { host: 192.0.2.3 }',
-  ], mesh);
+  const inv = inventory(
+    [
+      'a: { host: 192.0.2.1, vars: { loopback: "fd00::a/128", loopback4: "10.9.0.1/32", prefixes: ["fd00:a::/48"], site: hk } }',
+      'b: { host: 192.0.2.2 }',
+      'c: { host: 192.0.2.3 }',
+    ],
+    mesh,
+  );
   const { state } = ensureKeys(inv, { nodes: {} });
   return { inv, state, plan: planMesh(inv, state, { babeld: shipped }) };
 }
@@ -49,23 +52,31 @@ test('template variables: node, links, LinkList, nodes, mesh; no private keys', 
   const a = plan.nodes[0]!;
   const out = renderTemplate(compileTemplate(text, '/t.liquid'), templateScope(a, sharedScope(plan)));
   const k = state.nodes;
-  assert.equal(out, [
-    `a ${k.a!.sendPort} ${k.a!.publicKey} ip4 hk`,
-    a.links.map((l) => `${l.name},${l.peer},${l.peerPublicKey},${l.linkLocal};`).join(''),
-    a.links.map((l) => l.name).join(' '),
-    ['a', 'b', 'c'].map((n) => `${n}=${k[n]!.sendPort}/ `).join(''),
-    'rait 1400 /run/babeld.ctl 50999',
-  ].join('\n'));
+  assert.equal(
+    out,
+    [
+      `a ${k.a!.sendPort} ${k.a!.publicKey} ip4 hk`,
+      a.links.map((l) => `${l.name},${l.peer},${l.peerPublicKey},${l.linkLocal};`).join(''),
+      a.links.map((l) => l.name).join(' '),
+      ['a', 'b', 'c'].map((n) => `${n}=${k[n]!.sendPort}/ `).join(''),
+      'rait 1400 /run/babeld.ctl 50999',
+    ].join('\n'),
+  );
   for (const keys of Object.values(k)) assert.ok(!out.includes(keys.privateKey));
 });
 
 test('template errors are InputErrors naming the template file', () => {
-  assert.throws(() => compileTemplate('{% for x in %}', '/my/t.liquid'), (e: unknown) => e instanceof InputError && e.message.startsWith('/my/t.liquid'));
+  assert.throws(
+    () => compileTemplate('{% for x in %}', '/my/t.liquid'),
+    (e: unknown) => e instanceof InputError && e.message.startsWith('/my/t.liquid'),
+  );
   assert.throws(() => compileTemplate('{{ node.name | nosuchfilter }}', '/my/t.liquid'), /undefined filter/);
   const { plan } = setup();
   const t = compileTemplate('{% include "no-such-file-here.liquid" %}', '/my/t.liquid');
-  assert.throws(() => renderTemplate(t, templateScope(plan.nodes[0]!, sharedScope(plan))), (e: unknown) =>
-    e instanceof InputError && e.message.startsWith('/my/t.liquid') && /node a/.test(e.message));
+  assert.throws(
+    () => renderTemplate(t, templateScope(plan.nodes[0]!, sharedScope(plan))),
+    (e: unknown) => e instanceof InputError && e.message.startsWith('/my/t.liquid') && /node a/.test(e.message),
+  );
 });
 
 test("a node's files are rendered when first read; renderFilesOf surfaces its template errors", () => {
@@ -76,7 +87,10 @@ test("a node's files are rendered when first read; renderFilesOf surfaces its te
   const [a, b, c] = plan.nodes;
   assert.doesNotThrow(() => renderFilesOf(plan, [a!.node, c!.node]));
   assert.equal(a!.files['babeld.conf'], 'interface a\n');
-  assert.throws(() => renderFilesOf(plan, [b!.node]), (e: unknown) => e instanceof InputError && /node b/.test(e.message));
+  assert.throws(
+    () => renderFilesOf(plan, [b!.node]),
+    (e: unknown) => e instanceof InputError && /node b/.test(e.message),
+  );
   assert.throws(() => b!.files, InputError, 'an error is not memoised as a value');
   assert.equal(a!.files, a!.files, 'computed once');
   assert.equal(a!.links, a!.links);

@@ -27,19 +27,29 @@ test('never more than forks tasks at once, and all of them run', async () => {
   });
   assert.equal(peak, 2);
   assert.equal(started.length, 6);
-  assert.deepEqual([...results.keys()], nodes.map((n) => n.name));
-  assert.deepEqual([...results.values()].map((r) => r.ok && r.value), ['N1', 'N2', 'N3', 'N4', 'N5', 'N6']);
+  assert.deepEqual(
+    [...results.keys()],
+    nodes.map((n) => n.name),
+  );
+  assert.deepEqual(
+    [...results.values()].map((r) => r.ok && r.value),
+    ['N1', 'N2', 'N3', 'N4', 'N5', 'N6'],
+  );
 });
 
 test('a failing task fails only its node; results carry errors and durations', async () => {
   const out = capture();
-  const results = await runFleet(nodes.slice(0, 3), { forks: 1, output: 'plain', title: 'deploy', stream: out.stream }, async (node, setStep) => {
-    setStep('connecting');
-    await sleep(5);
-    if (node.name === 'n1') throw new Error('connection refused');
-    if (node.name === 'n2') throw 'not an Error';
-    return 1;
-  });
+  const results = await runFleet(
+    nodes.slice(0, 3),
+    { forks: 1, output: 'plain', title: 'deploy', stream: out.stream },
+    async (node, setStep) => {
+      setStep('connecting');
+      await sleep(5);
+      if (node.name === 'n1') throw new Error('connection refused');
+      if (node.name === 'n2') throw 'not an Error';
+      return 1;
+    },
+  );
   const n1 = results.get('n1')!;
   assert.ok(!n1.ok && n1.error.message === 'connection refused');
   const n2 = results.get('n2')!;
@@ -50,7 +60,12 @@ test('a failing task fails only its node; results carry errors and durations', a
   const lines = out.text().split('\n');
   assert.equal(lines[0], 'deploy: 3 nodes, at most 1 at a time');
   // forks 1: events come strictly node after node.
-  assert.deepEqual(lines.slice(1, 5), ['[n1] connecting', '[n1] failed: connection refused', '[n2] connecting', '[n2] failed: not an Error']);
+  assert.deepEqual(lines.slice(1, 5), [
+    '[n1] connecting',
+    '[n1] failed: connection refused',
+    '[n2] connecting',
+    '[n2] failed: not an Error',
+  ]);
   assert.equal(lines[5], '[n3] connecting');
   assert.match(lines[6], /^\[n3\] done in \d+\.\d s$/);
 });
@@ -77,11 +92,17 @@ test('tty output runs every node through listr and still isolates failures', asy
     return node.name;
   });
   assert.equal(peak, 3);
-  assert.deepEqual([...results.entries()].filter(([, r]) => !r.ok).map(([name]) => name), ['n4']);
+  assert.deepEqual(
+    [...results.entries()].filter(([, r]) => !r.ok).map(([name]) => name),
+    ['n4'],
+  );
   assert.equal([...results.values()].filter((r) => r.ok).length, 5);
   assert.match(out.text(), /n4: failed: agent crashed/);
 });
 
 test('forks must be a positive integer', async () => {
-  await assert.rejects(runFleet(nodes, { forks: 0, output: 'json', title: 't' }, async () => 1), /--forks/);
+  await assert.rejects(
+    runFleet(nodes, { forks: 0, output: 'json', title: 't' }, async () => 1),
+    /--forks/,
+  );
 });

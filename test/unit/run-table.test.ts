@@ -3,10 +3,13 @@ import assert from 'node:assert/strict';
 import { formatTable } from '../../src/run/table.js';
 
 test('columns are aligned to the widest cell, two spaces apart, without trailing spaces', () => {
-  const text = formatTable(['node', 'result', 'time'], [
-    ['n1', 'changed', '0.4 s'],
-    ['node-long', '✓', ''],
-  ]);
+  const text = formatTable(
+    ['node', 'result', 'time'],
+    [
+      ['n1', 'changed', '0.4 s'],
+      ['node-long', '✓', ''],
+    ],
+  );
   assert.equal(text, ['node       result   time', 'n1         changed  0.4 s', 'node-long  ✓'].join('\n'));
 });
 

@@ -18,6 +18,9 @@ test('node and group names combine, in inventory order', () => {
   assert.deepEqual(names('edge, b'), ['b', 'c']);
 });
 test('an unknown name is an InputError on --limit with a hint', () => {
-  assert.throws(() => names('asai'), (e: unknown) => e instanceof InputError && e.where.field === '--limit' && /did you mean "asia"/.test(e.message));
+  assert.throws(
+    () => names('asai'),
+    (e: unknown) => e instanceof InputError && e.where.field === '--limit' && /did you mean "asia"/.test(e.message),
+  );
   assert.throws(() => names(','), InputError);
 });

@@ -39,7 +39,10 @@ test('strict accepts a known key and refuses a changed one naming file:line', ()
 test('accept-new records an unknown key (file created 0600), then accepts it, and refuses a change', () => {
   const kh = join(dir, 'new', 'known_hosts');
   const logs: string[] = [];
-  assert.equal(applyHostKeyPolicy('accept-new', kh, 'n2', 2200, key.blob, (m) => logs.push(m)), undefined);
+  assert.equal(
+    applyHostKeyPolicy('accept-new', kh, 'n2', 2200, key.blob, (m) => logs.push(m)),
+    undefined,
+  );
   assert.equal(readFileSync(kh, 'utf8'), `[n2]:2200 ${key.line}\n`);
   assert.equal(statSync(kh).mode & 0o777, 0o600);
   assert.match(logs.join('\n'), /recorded host key of \[n2\]:2200/);

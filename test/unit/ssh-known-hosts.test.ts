@@ -95,7 +95,13 @@ test('verdicts: known, unknown, changed (same type first), revoked', () => {
 test('hashed entries written by ssh-keygen -H match the same hosts and ports', () => {
   const file = join(dir, 'known_hosts');
   // ssh-keygen -H refuses files with lines it cannot parse: give it the valid ones only.
-  writeFileSync(file, plainText.split('\n').filter((l) => /^[a-z[]/.test(l) && !l.startsWith('garbage') && !l.startsWith('broken')).join('\n') + '\n');
+  writeFileSync(
+    file,
+    plainText
+      .split('\n')
+      .filter((l) => /^[a-z[]/.test(l) && !l.startsWith('garbage') && !l.startsWith('broken'))
+      .join('\n') + '\n',
+  );
   const hashedFile = join(dir, 'known_hosts_hashed');
   copyFileSync(file, hashedFile);
   execFileSync('ssh-keygen', ['-q', '-H', '-f', hashedFile], { stdio: 'ignore' });

@@ -53,12 +53,7 @@ test('ssh_config HostName always applies; User, Port, IdentityFile replace only 
   assert.equal(t.user, 'deploy');
   assert.equal(t.port, 2200);
   assert.deepEqual(t.identityFiles, ['/home/op/.ssh/fleet_deploy']);
-  const explicit = resolveTarget(
-    settings({ user: 'admin', port: 2022, identityFile: '/keys/fleet' }),
-    'web1',
-    config,
-    ctx,
-  );
+  const explicit = resolveTarget(settings({ user: 'admin', port: 2022, identityFile: '/keys/fleet' }), 'web1', config, ctx);
   assert.equal(explicit.host, 'web1.dc1.example');
   assert.equal(explicit.user, 'admin');
   assert.equal(explicit.port, 2022);
@@ -84,6 +79,9 @@ test('the inventory ssh.jump wins over ProxyJump and inherits the node user', ()
 test('jump specs: user, IPv6 in brackets, ssh:// form; bad ones name the field', () => {
   assert.deepEqual(parseJumpSpec('ops@[2001:db8::1]:2222', 'ssh.jump'), { user: 'ops', host: '2001:db8::1', port: 2222 });
   assert.deepEqual(parseJumpSpec('ssh://gw', 'ProxyJump'), { user: undefined, host: 'gw', port: undefined });
-  assert.throws(() => parseJumpSpec('a@b@c', 'ssh.jump'), (e: unknown) => e instanceof InputError && /ssh\.jump/.test(e.message));
+  assert.throws(
+    () => parseJumpSpec('a@b@c', 'ssh.jump'),
+    (e: unknown) => e instanceof InputError && /ssh\.jump/.test(e.message),
+  );
   assert.throws(() => parseJumpSpec('gw:70000', 'ssh.jump'), /1\.\.65535/);
 });

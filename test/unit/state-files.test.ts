@@ -16,10 +16,11 @@ function keygenIn(name: string, mode: number, umask: string, ...flags: string[])
   chmodSync(dir, mode);
   const inv = join(dir, 'fleet.yaml');
   writeFileSync(inv, 'nodes:\n  a: { host: 127.0.0.1 }\n  b: { host: 127.0.0.2 }\n');
-  const run = (...more: string[]) => spawnSync('/bin/sh', ['-c', `umask ${umask}; exec "$@"`, 'sh', process.execPath, CLI, 'keygen', ...more, inv], {
-    encoding: 'utf8',
-    env: { PATH: process.env.PATH, HOME: root, RAIT_FLEET_INVENTORY: '' },
-  });
+  const run = (...more: string[]) =>
+    spawnSync('/bin/sh', ['-c', `umask ${umask}; exec "$@"`, 'sh', process.execPath, CLI, 'keygen', ...more, inv], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH, HOME: root, RAIT_FLEET_INVENTORY: '' },
+    });
   return { dir, state: join(dir, 'fleet.state.toml'), first: run(...flags), run };
 }
 

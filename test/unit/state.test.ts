@@ -44,26 +44,38 @@ test('damaged state files are InputErrors naming the file and the field', async 
   ];
   for (const [name, text, field, message] of cases) {
     await t.test(name, () => {
-      assert.throws(() => parseState('/fleet/x.state.toml', text), (e: unknown) => {
-        assert.ok(e instanceof InputError);
-        assert.ok(e.message.startsWith('/fleet/x.state.toml'), e.message);
-        assert.equal(e.where.field, field);
-        assert.match(e.message, message);
-        return true;
-      });
+      assert.throws(
+        () => parseState('/fleet/x.state.toml', text),
+        (e: unknown) => {
+          assert.ok(e instanceof InputError);
+          assert.ok(e.message.startsWith('/fleet/x.state.toml'), e.message);
+          assert.equal(e.where.field, field);
+          assert.match(e.message, message);
+          return true;
+        },
+      );
     });
   }
   await t.test('field errors carry the line of the field', () => {
     const text = good.replace(sample.nodes.hk1!.privateKey, 'abc');
     const line = text.split('\n').indexOf('private_key = "abc"') + 1;
     assert.ok(line > 0);
-    assert.throws(() => parseState('/f.toml', text), (e: unknown) => e instanceof InputError && e.where.line === line);
+    assert.throws(
+      () => parseState('/f.toml', text),
+      (e: unknown) => e instanceof InputError && e.where.line === line,
+    );
     const dup = good.replace('send_port = 50001', 'send_port = 50000');
     const second = dup.split('\n').lastIndexOf('send_port = 50000') + 1;
-    assert.throws(() => parseState('/f.toml', dup), (e: unknown) => e instanceof InputError && e.where.line === second);
+    assert.throws(
+      () => parseState('/f.toml', dup),
+      (e: unknown) => e instanceof InputError && e.where.line === second,
+    );
   });
   await t.test('syntax errors carry the line', () => {
-    assert.throws(() => parseState('/f.toml', 'version = 1\nnodes = [\n'), (e: unknown) => e instanceof InputError && e.where.line === 3);
+    assert.throws(
+      () => parseState('/f.toml', 'version = 1\nnodes = [\n'),
+      (e: unknown) => e instanceof InputError && e.where.line === 3,
+    );
   });
 });
 
@@ -72,7 +84,10 @@ test('readState: missing file is empty, damaged file throws (never regenerated)'
   const path = join(dir, 'fleet.state.toml');
   assert.deepEqual(readState(path), { nodes: {} });
   writeFileSync(path, 'garbage = = 1');
-  assert.throws(() => readState(path), (e: unknown) => e instanceof InputError && e.message.startsWith(path));
+  assert.throws(
+    () => readState(path),
+    (e: unknown) => e instanceof InputError && e.message.startsWith(path),
+  );
   assert.equal(readFileSync(path, 'utf8'), 'garbage = = 1');
 });
 
@@ -95,7 +110,12 @@ test('withStateLock: holds the lock file, removes it after, even on error', asyn
   const seen = await withStateLock(path, () => readFileSync(`${path}.lock`, 'utf8').trim());
   assert.equal(seen, String(process.pid));
   assert.equal(existsSync(`${path}.lock`), false);
-  await assert.rejects(withStateLock(path, () => { throw new Error('boom'); }), /boom/);
+  await assert.rejects(
+    withStateLock(path, () => {
+      throw new Error('boom');
+    }),
+    /boom/,
+  );
   assert.equal(existsSync(`${path}.lock`), false);
 });
 
@@ -111,19 +131,29 @@ test('withStateLock: another process holding the lock makes us wait, then fail n
   const path = join(tmp(), 's.toml');
   const store = new URL('../../src/state/store.js', import.meta.url).href;
   // The child takes the lock, says so, and holds it until its stdin closes.
-  const child = spawn(process.execPath, ['--input-type=module', '-e', `
+  const child = spawn(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      `
     const { withStateLock } = await import(${JSON.stringify(store)});
     await withStateLock(${JSON.stringify(path)}, () => new Promise((resolve) => {
       process.stdout.write('locked\\n');
       process.stdin.on('end', resolve).resume();
-    }));`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    }));`,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout.on('data', (d: Buffer) => d.toString().includes('locked') && resolve());
       child.on('exit', (code) => reject(new Error(`child exited ${code}`)));
     });
-    await assert.rejects(withStateLock(path, () => 'never', { timeoutMs: 300 }), (e: unknown) =>
-      e instanceof InputError && e.message.includes(`locked by process ${child.pid}`));
+    await assert.rejects(
+      withStateLock(path, () => 'never', { timeoutMs: 300 }),
+      (e: unknown) => e instanceof InputError && e.message.includes(`locked by process ${child.pid}`),
+    );
     // Released while we wait: we get it.
     const waiting = withStateLock(path, () => 'got it', { timeoutMs: 10_000 });
     child.stdin.end();

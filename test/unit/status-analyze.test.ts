@@ -62,7 +62,10 @@ test('the far end of a deleted interface loses its babel neighbour, later its ha
       }
       if (name !== 'n1') return;
       // babeld keeps a neighbour whose hellos stopped, at infinite cost.
-      Object.assign(r.babel.neighbours.find((n) => n.interface === 'rait50002')!, { rxcost: 0xffff, txcost: 0xffff, reach: '0007' });
+      Object.assign(
+        r.babel.neighbours.find((n) => n.interface === 'rait50002')!,
+        { rxcost: 0xffff, txcost: 0xffff, reach: '0007' },
+      );
       r.links.find((l) => l.name === 'rait50002')!.handshakeAge = handshakeAge;
     });
   const problem = ["n2 → n1: interface rait50001 missing on n2 (one-sided: n1's end is up) — run deploy"];
@@ -101,14 +104,19 @@ test('drift on one node only, by file', () => {
     r.configHashes['operator-notes.txt'] = '1'.repeat(64);
   });
   const h = analyzeMesh(plan, names(plan), probes);
-  assert.deepEqual(h.nodes.map((n) => n.drift), [false, false, true, false]);
+  assert.deepEqual(
+    h.nodes.map((n) => n.drift),
+    [false, false, true, false],
+  );
   assert.deepEqual(row(h, 'n3').driftedFiles, [
     { name: 'peers.conf', change: 'differs' },
     { name: 'babeld.conf', change: 'missing' },
   ]);
   assert.equal(count(h, 'up'), 12);
   assert.equal(h.exitCode, 1);
-  assert.deepEqual(h.problems, ['n3: config drift — deployed files differ from the plan (peers.conf differs, babeld.conf missing), run deploy']);
+  assert.deepEqual(h.problems, [
+    'n3: config drift — deployed files differ from the plan (peers.conf differs, babeld.conf missing), run deploy',
+  ]);
 });
 
 test('managed interfaces the plan does not have count as drift', () => {
@@ -135,16 +143,36 @@ test('an unreachable node: its row unreachable, its links unknown, the others st
   assert.deepEqual(
     { ...row(h, 'n4') },
     {
-      node: 'n4', reachable: false, linksUp: null, linksExpected: 3, babelNeighbours: null, routes: null,
-      drift: false, driftedFiles: [], extraInterfaces: [], error: 'n4.example.org:22: connection refused',
+      node: 'n4',
+      reachable: false,
+      linksUp: null,
+      linksExpected: 3,
+      babelNeighbours: null,
+      routes: null,
+      drift: false,
+      driftedFiles: [],
+      extraInterfaces: [],
+      error: 'n4.example.org:22: connection refused',
     },
   );
-  assert.deepEqual(['n1', 'n2', 'n3'].map((p) => link(h, 'n4', p).status), ['unknown', 'unknown', 'unknown']);
+  assert.deepEqual(
+    ['n1', 'n2', 'n3'].map((p) => link(h, 'n4', p).status),
+    ['unknown', 'unknown', 'unknown'],
+  );
   assert.equal(link(h, 'n4', 'n4').status, 'not-expected');
-  assert.deepEqual(['n1', 'n2', 'n3'].map((p) => link(h, p, 'n4').status), ['stale', 'stale', 'stale']);
-  assert.ok(h.links.every((l) => !l.oneSided), 'unknown ends make nothing one-sided');
+  assert.deepEqual(
+    ['n1', 'n2', 'n3'].map((p) => link(h, p, 'n4').status),
+    ['stale', 'stale', 'stale'],
+  );
+  assert.ok(
+    h.links.every((l) => !l.oneSided),
+    'unknown ends make nothing one-sided',
+  );
   assert.equal(count(h, 'up'), 6, 'n1..n3 among themselves');
-  assert.deepEqual(h.nodes.slice(0, 3).map((n) => n.linksUp), [2, 2, 2]);
+  assert.deepEqual(
+    h.nodes.slice(0, 3).map((n) => n.linksUp),
+    [2, 2, 2],
+  );
   assert.equal(h.exitCode, 1);
   // The handshakes towards n4 follow from n4 being down: one line, not four.
   assert.deepEqual(h.problems, ['n4: unreachable — n4.example.org:22: connection refused']);
@@ -160,15 +188,21 @@ test('an agent that fails or a task that errors after connecting: reachable, fai
     { n3: { kind: 'failed', reason: 'agent exited with code 2: syntax error' } },
   );
   const h = analyzeMesh(plan, names(plan), probes);
-  assert.deepEqual(h.nodes.map((n) => [n.reachable, n.error]), [
-    [true, undefined],
-    [true, 'wg not found (install wireguard-tools)'],
-    [true, 'agent exited with code 2: syntax error'],
-  ]);
+  assert.deepEqual(
+    h.nodes.map((n) => [n.reachable, n.error]),
+    [
+      [true, undefined],
+      [true, 'wg not found (install wireguard-tools)'],
+      [true, 'agent exited with code 2: syntax error'],
+    ],
+  );
   assert.equal(link(h, 'n2', 'n1').status, 'unknown');
   assert.equal(link(h, 'n3', 'n1').status, 'unknown');
   assert.equal(h.exitCode, 1);
-  assert.deepEqual(h.problems, ['n2: failed — wg not found (install wireguard-tools)', 'n3: failed — agent exited with code 2: syntax error']);
+  assert.deepEqual(h.problems, [
+    'n2: failed — wg not found (install wireguard-tools)',
+    'n3: failed — agent exited with code 2: syntax error',
+  ]);
 });
 
 test('ip4/ip6 mix: links across families are not expected and do not make the mesh unhealthy', () => {
@@ -180,7 +214,10 @@ test('ip4/ip6 mix: links across families are not expected and do not make the me
   assert.equal(link(h, 'n2', 'n4').status, 'up');
   assert.equal(count(h, 'up'), 4);
   assert.equal(count(h, 'not-expected'), 12);
-  assert.deepEqual(h.nodes.map((n) => n.linksExpected), [1, 1, 1, 1]);
+  assert.deepEqual(
+    h.nodes.map((n) => n.linksExpected),
+    [1, 1, 1, 1],
+  );
   assert.equal(h.exitCode, 0);
 });
 
@@ -191,7 +228,10 @@ test('stale handshake on both ends: one problem for the pair, naming the endpoin
     for (const l of r.links) if (l.name === towards) l.handshakeAge = 14 * 60;
   });
   const h = analyzeMesh(plan, names(plan), probes);
-  for (const [a, b] of [['n1', 'n2'], ['n2', 'n1']] as const) {
+  for (const [a, b] of [
+    ['n1', 'n2'],
+    ['n2', 'n1'],
+  ] as const) {
     assert.deepEqual(
       { status: link(h, a, b).status, age: link(h, a, b).handshakeAge, reason: link(h, a, b).reason, oneSided: link(h, a, b).oneSided },
       { status: 'stale', age: 840, reason: 'no handshake for 14 min', oneSided: false },
@@ -213,7 +253,9 @@ test('handshake freshness: the limit itself is up, one second more or none at al
   assert.equal(link(h, 'n1', 'n2').status, 'up');
   assert.deepEqual([link(h, 'n1', 'n3').status, link(h, 'n1', 'n3').reason], ['stale', 'no handshake yet']);
   assert.equal(link(h, 'n1', 'n3').oneSided, true, 'n3 still has a fresh handshake with n1');
-  assert.deepEqual(h.problems, ["n1 → n3: no handshake yet (one-sided: n3's end is up) — endpoint n3.example.org:50001 unreachable from n1?"]);
+  assert.deepEqual(h.problems, [
+    "n1 → n3: no handshake yet (one-sided: n3's end is up) — endpoint n3.example.org:50001 unreachable from n1?",
+  ]);
 
   h = analyzeMesh(plan, names(plan), n1Ages(HANDSHAKE_FRESH_SECONDS + 1, 0));
   assert.deepEqual([link(h, 'n1', 'n2').status, link(h, 'n1', 'n2').reason], ['stale', 'no handshake for 3 min']);
@@ -257,7 +299,10 @@ test('wrong peer key or listen port on a present interface: stale, with the reas
     r.links.find((l) => l.name === 'rait50003')!.listenPort = 50999;
   });
   const h = analyzeMesh(plan, names(plan), probes);
-  assert.deepEqual([link(h, 'n1', 'n2').status, link(h, 'n1', 'n2').reason], ['stale', "peer key 7u7u7u7u… differs from the plan's ERERERER…"]);
+  assert.deepEqual(
+    [link(h, 'n1', 'n2').status, link(h, 'n1', 'n2').reason],
+    ['stale', "peer key 7u7u7u7u… differs from the plan's ERERERER…"],
+  );
   assert.deepEqual([link(h, 'n1', 'n3').status, link(h, 'n1', 'n3').reason], ['stale', "listen port 50999 differs from the plan's 50003"]);
   assert.deepEqual(h.problems, [
     "n1 → n2: rait50002 on n1: peer key 7u7u7u7u… differs from the plan's ERERERER… (one-sided: n2's end is up) — run deploy",
@@ -280,9 +325,19 @@ test('--limit: rows are the selected nodes, columns every node; other nodes need
   const probes = probesFor(plan);
   probes.delete('n3');
   const h = analyzeMesh(plan, ['n2'], probes);
-  assert.deepEqual(h.nodes.map((n) => n.node), ['n2']);
+  assert.deepEqual(
+    h.nodes.map((n) => n.node),
+    ['n2'],
+  );
   assert.deepEqual(h.peers, ['n1', 'n2', 'n3']);
-  assert.deepEqual(h.links.map((l) => [l.to, l.status]), [['n1', 'up'], ['n2', 'not-expected'], ['n3', 'up']]);
+  assert.deepEqual(
+    h.links.map((l) => [l.to, l.status]),
+    [
+      ['n1', 'up'],
+      ['n2', 'not-expected'],
+      ['n3', 'up'],
+    ],
+  );
   assert.equal(h.exitCode, 0);
 });
 
@@ -299,8 +354,14 @@ test('a node with none of its interfaces: one line for it, nothing repeated for 
     else r.links.filter((l) => l.name === 'rait50003').forEach((l) => (l.handshakeAge = null));
   });
   const h = analyzeMesh(plan, names(plan), probes);
-  assert.deepEqual(['n1', 'n2', 'n4'].map((p) => link(h, 'n3', p).status), ['missing', 'missing', 'missing']);
-  assert.deepEqual(['n1', 'n2', 'n4'].map((p) => link(h, p, 'n3').status), ['stale', 'stale', 'stale']);
+  assert.deepEqual(
+    ['n1', 'n2', 'n4'].map((p) => link(h, 'n3', p).status),
+    ['missing', 'missing', 'missing'],
+  );
+  assert.deepEqual(
+    ['n1', 'n2', 'n4'].map((p) => link(h, p, 'n3').status),
+    ['stale', 'stale', 'stale'],
+  );
   assert.equal(h.exitCode, 1);
   assert.deepEqual(h.problems, ['n3: none of its 3 planned interfaces exist — run deploy']);
 });

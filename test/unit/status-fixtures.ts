@@ -38,15 +38,17 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
     const links: Link[] = nodes.flatMap((peer, j) =>
       j === i || peer.addressFamily !== node.addressFamily
         ? []
-        : [{
-            name: `rait${sendPort(j)}`,
-            peer: peer.name,
-            peerPublicKey: publicKeyOf(j),
-            listenPort: sendPort(j),
-            endpointHost: peer.endpoint,
-            endpointPort: sendPort(i),
-            linkLocal: `fe80::${i + 1}:${j + 1}/64`,
-          }],
+        : [
+            {
+              name: `rait${sendPort(j)}`,
+              peer: peer.name,
+              peerPublicKey: publicKeyOf(j),
+              listenPort: sendPort(j),
+              endpointHost: peer.endpoint,
+              endpointPort: sendPort(i),
+              linkLocal: `fe80::${i + 1}:${j + 1}/64`,
+            },
+          ],
     );
     const files = {
       'rait.conf': `PrivateKey = "${privateKeyOf(i)}"\nSendPort = ${sendPort(i)}\n`,
@@ -84,7 +86,14 @@ function healthyReport(plan: Plan, name: string): StatusReport {
     babel: {
       running: plan.mesh.babeld.enabled,
       neighbours: plan.mesh.babeld.enabled
-        ? np.links.map((l) => ({ interface: l.name, address: l.linkLocal.replace(/\/64$/, ''), rxcost: 96, txcost: 96, rtt: 1.5, reach: 'ffff' }))
+        ? np.links.map((l) => ({
+            interface: l.name,
+            address: l.linkLocal.replace(/\/64$/, ''),
+            rxcost: 96,
+            txcost: 96,
+            rtt: 1.5,
+            reach: 'ffff',
+          }))
         : [],
       routes: np.links.length,
     },

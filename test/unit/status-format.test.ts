@@ -111,7 +111,10 @@ test('a matrix wider than the output gives way to one line per node with links n
   );
   const health = analyzeMesh(plan, names(plan), probes);
   const text = formatStatus(health, { width: 120 });
-  assert.ok(text.split('\n').every((line) => [...line].length <= 120), 'no line wider than asked');
+  assert.ok(
+    text.split('\n').every((line) => [...line].length <= 120),
+    'no line wider than asked',
+  );
   assert.doesNotMatch(text, /from \\ to/);
   const section = text.slice(text.indexOf('links not up'), text.indexOf('✓ up'));
   assert.equal(
