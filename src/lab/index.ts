@@ -1,4 +1,4 @@
-// The lab's public API (see notes/contract.md).
+// The lab's public API.
 export { labUp } from './up.js';
 export { labDown } from './down.js';
 export { readLab } from './store.js';

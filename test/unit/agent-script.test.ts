@@ -1,117 +1,20 @@
 /**
- * The real rait-agent.sh run by sh with fake `ip` and `wg` on PATH that record their argv:
- * no root, no network. Covers what this machine cannot run for real (VRF) and the failure paths.
+ * The real agent on a made-up node with nothing on it (agent-harness.ts): what it creates, and its
+ * failure paths. Covers what this machine cannot run for real (VRF). Decisions on recorded facts of
+ * real nodes: agent-facts.test.ts.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { MeshSettings } from '../../src/inventory/types.js';
-import type { NodePlan } from '../../src/mesh/types.js';
-import { buildPayload, loadAgentScript } from '../../src/agent/payload.js';
-import { parseReport } from '../../src/agent/validate.js';
-import type { AgentMode, ApplyReport } from '../../src/agent/report.js';
+import type { ApplyReport } from '../../src/agent/report.js';
 import { sampleMesh, type MeshOverrides } from '../fixtures/mesh-settings.js';
-import { PRIVATE_KEY, samplePlan } from './agent-fixture.js';
+import { PRIVATE_KEY } from './agent-fixture.js';
+import { runAgent as runOn, type AgentRun } from './agent-harness.js';
 
-const TOOLS = [
-  'awk',
-  'sed',
-  'cat',
-  'mktemp',
-  'rm',
-  'tr',
-  'sort',
-  'grep',
-  'head',
-  'tail',
-  'find',
-  'cmp',
-  'mv',
-  'ln',
-  'chmod',
-  'mkdir',
-  'cksum',
-  'date',
-  'uname',
-  'diff',
-  'sha256sum',
-  'sleep',
-];
-
-/** ip fails "show" (nothing exists yet) and, with NO_VRF=1, refuses VRF devices like a kernel without VRF. */
-const FAKE_IP = `#!/bin/sh
-echo "ip $*" >>"$SHIM_LOG"
-case "$*" in
-*"type vrf"*) [ "\${NO_VRF:-0}" = 1 ] && { echo 'Error: Unknown device type.' >&2; exit 2; } ;;
-*show* | *list*) exit 1 ;;
-esac
-exit 0
-`;
-const FAKE_WG = `#!/bin/sh
-echo "wg $*" >>"$SHIM_LOG"
-`;
-
-/** placement: the node's placement record after the run (undefined: none). */
-interface Run {
-  report: ApplyReport;
-  log: string;
-  stderr: string;
-  placement?: string;
-}
-
-interface AgentRun {
-  mesh: MeshSettings;
-  mode?: AgentMode;
-  files?: Partial<NodePlan['files']>;
-  osRelease?: string;
-  without?: string[];
-  env?: Record<string, string>;
-  /** The placement record the node has before the run. */
-  placement?: string;
-}
-
-function runAgent(opts: AgentRun): Run {
-  const dir = mkdtempSync(join(tmpdir(), 'rf-agent-'));
-  try {
-    const bin = join(dir, 'bin');
-    execFileSync('mkdir', [bin]);
-    for (const tool of TOOLS) {
-      const path = execFileSync('sh', ['-c', `command -v ${tool}`])
-        .toString()
-        .trim();
-      symlinkSync(path, join(bin, tool));
-    }
-    for (const [name, text] of [
-      ['ip', FAKE_IP],
-      ['wg', FAKE_WG],
-    ] as const) {
-      if (opts.without?.includes(name)) continue;
-      writeFileSync(join(bin, name), text);
-      chmodSync(join(bin, name), 0o755);
-    }
-    writeFileSync(join(dir, 'os-release'), opts.osRelease ?? 'ID=debian\n');
-    const mesh = { ...opts.mesh, configDir: join(dir, 'etc') };
-    const placementFile = join(mesh.configDir, 'placement');
-    if (opts.placement !== undefined) {
-      mkdirSync(mesh.configDir);
-      writeFileSync(placementFile, opts.placement);
-    }
-    const mode = opts.mode ?? 'deploy';
-    const r = spawnSync('/bin/sh', ['-s', '--', mode, '-v'], {
-      input: buildPayload(samplePlan(opts.files), mesh, mode, loadAgentScript()),
-      env: { PATH: bin, SHIM_LOG: join(dir, 'log'), RF_OS_RELEASE: join(dir, 'os-release'), TMPDIR: dir, ...opts.env },
-    });
-    assert.equal(r.status, 0, `agent exit ${r.status}: ${r.stderr}`);
-    const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
-    const placement = existsSync(placementFile) ? readFileSync(placementFile, 'utf8') : undefined;
-    return { report: parseReport(r.stdout.toString(), mode) as ApplyReport, log, stderr: r.stderr.toString(), placement };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+/** On a node with nothing on it yet; `log` is every changing command. */
+const runAgent = (opts: AgentRun) => {
+  const r = runOn<ApplyReport>(opts);
+  return { ...r, log: r.changes };
+};
 
 const noBabel = (over: MeshOverrides = {}) => sampleMesh({ babeld: { enabled: false }, ...over });
 
@@ -140,10 +43,10 @@ test('vrf on a kernel without VRF: ok:false, says so', () => {
 });
 
 test('the private key never reaches a command line or the log', () => {
-  const { log, stderr, report } = runAgent({ mesh: noBabel() });
+  const { log, queries, stderr, report } = runAgent({ mesh: noBabel() });
   assert.equal(report.ok, true);
   assert.match(log, /private-key \S+private\.key/);
-  assert.ok(!log.includes(PRIVATE_KEY) && !stderr.includes(PRIVATE_KEY));
+  for (const output of [log, queries, stderr]) assert.ok(!output.includes(PRIVATE_KEY));
 });
 
 test('check mode runs no changing command; diffs are JSON-escaped exactly', () => {
@@ -188,12 +91,12 @@ test('placement: recorded after a deploy, not by check mode', () => {
 });
 
 test('placement changed: links are looked for where they were, and the new place is recorded', () => {
-  const { report, log, placement } = runAgent({ mesh: noBabel(), placement: 'netns old-ovl -\n' });
+  const { report, queries, placement } = runAgent({ mesh: noBabel(), placement: 'netns old-ovl -\n' });
   assert.equal(report.ok, true, report.error);
-  assert.match(log, /^ip -n old-ovl -o link show group 54$/m);
+  assert.match(queries, /^ip -n old-ovl -d -o link show$/m);
   assert.equal(placement, 'none - -\n');
   const same = runAgent({ mesh: noBabel(), placement: 'none - -\n' });
-  assert.doesNotMatch(same.log, /^ip -n /m);
+  assert.doesNotMatch(same.queries + same.log, /^ip -n /m);
 });
 
 for (const record of ['', 'garbage', 'netns bad;name -\n', 'none - - extra words\n']) {

@@ -1,0 +1,53 @@
+# Decisions: the facts (facts.sh) against the plan, in one awk whatever the number of links.
+# Pure: files in, lines out; the unit tests run it on facts recorded from real nodes.
+#
+# Prints, per planned link: "link name port pubkey host eport linklocal current-endpoint words..."
+# where the words name what differs (wg peers link addr up master), "missing" when there is no
+# such link, "foreign" when a link of that name exists that is not WireGuard (never ours), and
+# "resolve" when the endpoint differs only as a host name that may resolve to it;
+# no word: the link is right and is kept. Then "stale name" for every managed link not planned.
+# Reads $STAGE/wg, $STAGE/ip and the planned private key in $STAGE/private.key.
+plan_diffs() {
+	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
+	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \
+		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" \
+		-v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" "$FACTS_AWK"'
+	BEGIN {
+		key = ""
+		getline key <keyfile
+		close(keyfile)
+		n = split(names, w, " ")
+		for (i = 1; i <= n; i++) planned[w[i]] = 1
+	}
+	FILENAME == wgfile { wg_line(); next }
+	FILENAME == ipfile {
+		if (link_line()) {
+			exists[L_NAME] = 1; up[L_NAME] = L_UP; lmtu[L_NAME] = L_MTU; lgroup[L_NAME] = L_GROUP; lmaster[L_NAME] = L_MASTER
+			if (managed()) ours[L_NAME] = 1
+			if (!is_wg()) foreign[L_NAME] = 1
+		} else if (addr_line()) addr[A_NAME, A_ADDR] = 1
+		next
+	}
+	NF == 6 {
+		name = $1; pub = $3; host = $4; eport = $5
+		split("", d)
+		cur = ((name, pub) in EP) ? EP[name, pub] : "(none)"
+		if (!(name in exists)) d["missing"] = 1
+		else if (name in foreign) d["foreign"] = 1
+		else {
+			if (PRIV[name] != key || LPORT[name] != $2 || FWMARK[name] != fw) d["wg"] = 1
+			if (NPEERS[name] != 1 || !((name, pub) in EP)) d["peers"] = 1
+			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
+			if (cur != want) d[(host ~ /^[0-9.]+$/ || host ~ /:/) ? "wg" : "resolve"] = 1
+			if (IPS[name, pub] != "0.0.0.0/0,::/0" && IPS[name, pub] != "::/0,0.0.0.0/0") d["wg"] = 1
+			if (lmtu[name] != mtu || lgroup[name] != GROUP) d["link"] = 1
+			if (!up[name]) d["up"] = 1
+			if (master != "" && lmaster[name] != master) d["master"] = 1
+			if (!((name, $6) in addr)) d["addr"] = 1
+		}
+		words = ""
+		for (k in d) words = words " " k
+		print "link", $0, cur words
+	}
+	END { for (name in ours) if (!(name in planned)) print "stale", name }' "$STAGE/wg" "$STAGE/ip" -
+}

@@ -1,0 +1,78 @@
+# Config files in config_dir: compared, and written atomically (a temp file beside the target,
+# then a rename), keeping the previous version as <file>.prev.
+
+# The report's "files" entries so far; a config file being written (removed on exit, so no temp
+# file outlives the agent).
+FILES_JSON=
+INSTALL_TMP=
+
+add_file_json() { # name changed [diff-file]
+	[ -n "$FILES_JSON" ] && FILES_JSON="$FILES_JSON,"
+	FILES_JSON="$FILES_JSON{\"name\":\"$1\",\"changed\":$2"
+	[ -n "${3:-}" ] && FILES_JSON="$FILES_JSON,\"diff\":$(json_file "$3")"
+	FILES_JSON="$FILES_JSON}"
+}
+
+redact() { sed 's/^\([[:space:]]*PrivateKey[[:space:]]*=\).*/\1 "<redacted>"/' "$1"; }
+
+# Unified diff old -> new with private keys redacted, into $STAGE/$name.diff.
+file_diff() { # name target staged
+	out=$STAGE/$1.diff
+	if ! command -v diff >/dev/null 2>&1; then
+		echo "diff unavailable" >"$out"
+		return
+	fi
+	old=$STAGE/$1.old
+	new=$STAGE/$1.new
+	if [ -f "$2" ]; then redact "$2" >"$old"; else : >"$old"; fi
+	redact "$3" >"$new"
+	diff -u -L "a/$1" -L "b/$1" "$old" "$new" >"$out"
+	[ $? -le 1 ] || echo "diff failed" >"$out"
+}
+
+install_file() { # name target mode
+	staged=$STAGE/$1
+	[ -f "$staged" ] || return 0
+	if [ -f "$2" ] && cmp -s "$staged" "$2"; then
+		add_file_json "$1" false
+		return
+	fi
+	if [ "$DRY" = 1 ]; then
+		file_diff "$1" "$2" "$staged"
+		add_file_json "$1" true "$STAGE/$1.diff"
+		return
+	fi
+	dir=${2%/*}
+	ensure_dir "${dir:-/}"
+	write_atomic "$2" "$3" prev <"$staged"
+	add_file_json "$1" true
+}
+
+# stdin to $1 (mode $2) through a temp file beside it and a rename: readers see the old file or
+# the new one. With "prev" the old one stays as $1.prev.
+write_atomic() { # target mode [prev]
+	dir=${1%/*}
+	dir=${dir:-/}
+	tmp=$(mktemp "$dir/.${1##*/}.XXXXXX") || die "cannot create a temporary file in $dir"
+	INSTALL_TMP=$tmp
+	{ cat >"$tmp" && chmod "$2" "$tmp"; } || die "cannot write $tmp"
+	[ "${3:-}" = prev ] && [ -f "$1" ] && cmd ln -f "$1" "$1.prev"
+	cmd mv -f "$tmp" "$1"
+	INSTALL_TMP=
+}
+
+ensure_dir() {
+	if [ ! -d "$1" ]; then
+		cmd mkdir -p -m 0755 "$1"
+	fi
+	# A directory others can write to would let them swap our files.
+	[ -n "$(find "$1" -prune -perm -0002 2>/dev/null)" ] && die "$1 is world-writable; refusing to write there"
+	return 0
+}
+
+sync_files() {
+	install_file rait.conf "$P_CONFIG_DIR/rait.conf" 0600
+	install_file peers.conf "$P_CONFIG_DIR/peers.conf" 0644
+	[ "$P_BABELD" = 1 ] && install_file babeld.conf "$P_BABELD_CONFIG" 0644
+	return 0
+}

@@ -1,0 +1,46 @@
+# Output and changes. fd 3 carries the JSON report, fd 4 the log (stderr). Facts are read
+# freely; every change goes through cmd(), which prints "[#] command" with -v (wg-quick's way),
+# or in check mode "[would] command" instead of running it.
+
+MODE=
+VERBOSE=0
+DRY=0
+ERROR=
+
+say() { printf '%s\n' "$*" >&4; }
+
+# A command as a person would type it: the namespace wrappers (isolation.sh) spelt out.
+shown() {
+	case $1 in
+	ip_if) shift; printf 'ip%s %s' "${IF_NS:+ -n $IF_NS}" "$*" ;;
+	ip_tr) shift; printf 'ip%s %s' "${TR_NS:+ -n $TR_NS}" "$*" ;;
+	wg_if) shift; printf '%swg %s' "${IF_NS:+ip netns exec $IF_NS }" "$*" ;;
+	in_if) shift; printf '%s%s' "${IF_NS:+ip netns exec $IF_NS }" "$*" ;;
+	in_tr) shift; printf '%s%s' "${TR_NS:+ip netns exec $TR_NS }" "$*" ;;
+	in_mesh) shift; [ "$P_ISOLATION" = netns ] && set -- in_if "$@"; shown "$@" ;;
+	ip_old) shift; printf 'ip%s %s' "${OLD_NS:+ -n $OLD_NS}" "$*" ;;
+	*) printf '%s' "$*" ;;
+	esac
+}
+
+# Prints a change about to be made; false in check mode, where the caller makes none.
+trace() {
+	if [ "$DRY" = 1 ]; then
+		[ "$VERBOSE" = 1 ] && say "[would] $(shown "$@")"
+		return 1
+	fi
+	[ "$VERBOSE" = 1 ] && say "[#] $(shown "$@")"
+	return 0
+}
+
+cmd() {
+	trace "$@" || return 0
+	"$@" || die "command failed: $(shown "$@")"
+}
+
+die() {
+	ERROR=$*
+	say "rait-agent: $ERROR"
+	report
+	exit 0
+}

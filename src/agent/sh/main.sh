@@ -1,0 +1,98 @@
+# Entry points: stage the payload, read the plan, run the mode, report.
+
+# The private directory the payload is staged in (plan, files, key) and facts are read into.
+STAGE=
+
+report() {
+	case $MODE in
+	status) report_status ;;
+	*) report_apply ;;
+	esac >&3
+}
+
+report_head() {
+	printf '{"agent":1,"mode":'
+	json_str "$MODE"
+	if [ -n "$ERROR" ]; then
+		printf ',"ok":false,"error":'
+		json_str "$ERROR"
+	else
+		printf ',"ok":true'
+	fi
+	[ -n "$WG_IMPL" ] && printf ',"wireguard":"%s"' "$WG_IMPL"
+	return 0
+}
+
+report_apply() {
+	report_head
+	printf ',"files":[%s],"links":{"added":' "$FILES_JSON"
+	json_names "$ADDED"
+	printf ',"updated":'
+	json_names "$UPDATED"
+	printf ',"removed":'
+	json_names "$REMOVED"
+	printf ',"kept":'
+	json_names "$KEPT"
+	printf '},"babeld":'
+	json_str "$BABELD"
+	printf '}\n'
+}
+
+cleanup() {
+	[ -n "$INSTALL_TMP" ] && rm -f "$INSTALL_TMP"
+	[ -n "$STAGE" ] && rm -rf "$STAGE"
+}
+
+stage_payload() {
+	command -v rf_payload >/dev/null 2>&1 || die "no payload: run through rait-fleet (stdin = rf_payload prelude + this script)"
+	STAGE=$(mktemp -d) || die "mktemp -d failed"
+	rf_payload "$STAGE" || die "cannot write the payload to $STAGE"
+}
+
+main() {
+	# fd 3: the JSON report; fd 4: log; anything commands print goes to stderr.
+	exec 3>&1 4>&2 1>&2 </dev/null
+	MODE=${1:-}
+	[ $# -gt 0 ] && shift
+	case $MODE in
+	deploy | down | status) ;;
+	check) DRY=1 ;;
+	*) say "usage: sh -s -- deploy|check|down|status [-v]"; exit 2 ;;
+	esac
+	for arg; do
+		case $arg in
+		-v) VERBOSE=1 ;;
+		*) say "unknown option $arg"; exit 2 ;;
+		esac
+	done
+	trap cleanup EXIT
+	# A control process that dies does not stop us (sshd sends no signal without a tty): we run on
+	# and get SIGPIPE when we report. Exit through cleanup then, or the staged private key stays.
+	trap 'exit 1' INT TERM HUP PIPE
+	stage_payload
+	read_plan "$STAGE/plan"
+	check_requirements
+	[ "$MODE" = status ] || read_old_placement
+	case $MODE in
+	status) status ;;
+	down)
+		P_LINKS=
+		P_NAMES=
+		leave_old_placement
+		sync_links
+		sync_babeld
+		record_placement
+		;;
+	*)
+		sync_files
+		leave_old_placement
+		sync_links
+		sync_babeld
+		record_placement
+		;;
+	esac
+	report
+	exit 0
+}
+
+main "$@"

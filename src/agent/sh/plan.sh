@@ -1,0 +1,149 @@
+# The plan: "key value" lines, one "link" line per planned link (docs/agent-protocol.md).
+# Every value is checked again here: nothing unchecked reaches a command or a config file.
+
+P_PREFIX=
+P_GROUP=
+P_MTU=
+P_FWMARK=
+P_ISOLATION=
+# VRF or netns names; empty = the current namespace.
+P_IFNS=
+P_TRANSIT=
+P_CONFIG_DIR=
+P_BABELD=0
+P_BABELD_CONFIG=
+P_BABELD_SOCKET=
+# "name port pubkey host eport linklocal" per line, and the names alone.
+P_LINKS=
+P_NAMES=
+
+# The same rules as the inventory's checks (src/inventory/checks.ts); one table of good and bad
+# values runs against both (test/unit/validation-table.test.ts).
+valid_name() { # interface name: [A-Za-z0-9_-]{1,15}
+	case $1 in '' | *[!A-Za-z0-9_-]*) return 1 ;; esac
+	[ ${#1} -le 15 ]
+}
+valid_prefix() { valid_name "$1" && case $1 in [A-Za-z]*) ;; *) false ;; esac; }
+valid_ns() { # netns or VRF name (a VRF is a link): [A-Za-z0-9][A-Za-z0-9_.-]{0,14}; "-": none
+	[ "$1" = - ] && return 0
+	case $1 in [A-Za-z0-9]*) ;; *) return 1 ;; esac
+	case $1 in *[!A-Za-z0-9_.-]*) return 1 ;; esac
+	[ ${#1} -le 15 ]
+}
+valid_uint() { case $1 in '' | *[!0-9]*) return 1 ;; esac; [ ${#1} -le 10 ]; }
+valid_port() { valid_uint "$1" && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
+valid_path() { # absolute; components of [A-Za-z0-9._+-], none "." or ".."; a final "/" allowed
+	case $1 in /?*) ;; *) return 1 ;; esac
+	case $1 in *[!A-Za-z0-9_./+-]* | *//* | */./* | */. | */../* | */..) return 1 ;; esac
+}
+valid_key() { # base64 of 32 bytes: 42 characters, one of the 16 a 32nd byte can end in, "="
+	[ ${#1} -eq 44 ] || return 1
+	case $1 in *[!A-Za-z0-9+/=]* | *=*= | *[!AEIMQUYcgkosw048]=) return 1 ;; esac
+	case $1 in *=) ;; *) return 1 ;; esac
+}
+valid_dns() { # labels of [A-Za-z0-9-], 1-63, no "-" at either end; 253 at most; no final "."
+	[ ${#1} -le 253 ] || return 1
+	case $1 in '' | .* | *. | *..*) return 1 ;; esac
+	vd_ifs=$IFS
+	IFS=.
+	# shellcheck disable=SC2086 # split into labels (no globbing: set -f)
+	set -- $1
+	IFS=$vd_ifs
+	for vd_label; do
+		case $vd_label in -* | *- | *[!A-Za-z0-9-]*) return 1 ;; esac
+		[ ${#vd_label} -le 63 ] || return 1
+	done
+}
+valid_ip4() { # dotted quad, each 0-255 without leading zeros
+	vi_ifs=$IFS
+	IFS=.
+	# shellcheck disable=SC2086 # split into octets (no globbing: set -f)
+	set -- $1
+	IFS=$vi_ifs
+	[ $# -eq 4 ] || return 1
+	for vi_octet; do
+		case $vi_octet in '' | *[!0-9]* | 0?*) return 1 ;; esac
+		[ ${#vi_octet} -le 3 ] && [ "$vi_octet" -le 255 ] || return 1
+	done
+}
+valid_ip6() { # hex groups of 1-4, at most one "::", 8 groups (an IPv4 tail counts two); no zone
+	case $1 in *:*) ;; *) return 1 ;; esac
+	case $1 in *[!0-9A-Fa-f:.]* | *:::* | *::*::*) return 1 ;; esac
+	v6_addr=$1
+	case $v6_addr in *.*)
+		valid_ip4 "${v6_addr##*:}" || return 1
+		v6_addr=${v6_addr%:*}:0:0
+		;;
+	esac
+	case $v6_addr in
+	*::*) v6_gap=1 v6_left=${v6_addr%%::*} v6_right=${v6_addr#*::} ;;
+	*) v6_gap=0 v6_left=$v6_addr v6_right= ;;
+	esac
+	v6_groups=0
+	for v6_part in "$v6_left" "$v6_right"; do
+		[ -n "$v6_part" ] || continue
+		case $v6_part in :* | *: | *.*) return 1 ;; esac
+		v6_ifs=$IFS
+		IFS=:
+		# shellcheck disable=SC2086 # split into groups (no globbing: set -f)
+		set -- $v6_part
+		IFS=$v6_ifs
+		for v6_group; do
+			case $v6_group in '' | ?????*) return 1 ;; esac
+			v6_groups=$((v6_groups + 1))
+		done
+	done
+	if [ "$v6_gap" = 1 ]; then [ "$v6_groups" -le 7 ]; else [ "$v6_groups" -eq 8 ]; fi
+}
+valid_host() { valid_ip6 "$1" || valid_dns "$1"; }
+valid_ll() { case $1 in *[!0-9a-fA-F:/]* | */*/* | [!fF]*) return 1 ;; */[0-9]*) return 0 ;; esac; return 1; }
+
+bad_plan() { die "plan line $lineno: bad $1: $2"; }
+
+none_if_dash() { [ "$1" = - ] && return 0; printf '%s' "$1"; }
+
+read_plan() { # file
+	[ -r "$1" ] || die "no plan in the payload"
+	lineno=0
+	version=
+	while read -r key a b c d e f; do
+		lineno=$((lineno + 1))
+		case $key in
+		version) [ "$a" = 1 ] || bad_plan version "$a"; version=1 ;;
+		prefix) valid_prefix "$a" || bad_plan prefix "$a"; P_PREFIX=$a ;;
+		group) valid_uint "$a" || bad_plan group "$a"; P_GROUP=$a ;;
+		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;
+		fwmark) valid_uint "$a" || bad_plan fwmark "$a"; P_FWMARK=$a ;;
+		isolation) case $a in none | netns | vrf) P_ISOLATION=$a ;; *) bad_plan isolation "$a" ;; esac ;;
+		interface_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_IFNS=$(none_if_dash "$a") ;;
+		transit_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_TRANSIT=$(none_if_dash "$a") ;;
+		config_dir) valid_path "$a" || bad_plan "$key" "$a"; P_CONFIG_DIR=$a ;;
+		babeld) case $a in 0 | 1) P_BABELD=$a ;; *) bad_plan babeld "$a" ;; esac ;;
+		babeld_config) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_CONFIG=$a ;;
+		babeld_socket) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_SOCKET=$a ;;
+		link)
+			valid_name "$a" || bad_plan "interface name" "$a"
+			case $a in "$P_PREFIX"*) ;; *) bad_plan "interface name (not prefix $P_PREFIX)" "$a" ;; esac
+			valid_port "$b" || bad_plan "listen port" "$b"
+			valid_key "$c" || bad_plan "public key" "$c"
+			valid_host "$d" || bad_plan "endpoint host" "$d"
+			valid_port "$e" || bad_plan "endpoint port" "$e"
+			valid_ll "$f" || bad_plan "link-local address" "$f"
+			case " $P_NAMES " in *" $a "*) bad_plan "duplicate interface" "$a" ;; esac
+			P_NAMES="$P_NAMES $a"
+			P_LINKS="$P_LINKS$a $b $c $d $e $f
+"
+			;;
+		'' | '#'*) ;;
+		*) bad_plan key "$key" ;;
+		esac
+	done <"$1"
+	[ "$version" = 1 ] || die "plan has no 'version 1' line"
+	for v in P_PREFIX P_GROUP P_MTU P_FWMARK P_ISOLATION P_CONFIG_DIR; do
+		eval "[ -n \"\$$v\" ]" || die "plan lacks $v"
+	done
+	if [ "$P_BABELD" = 1 ]; then
+		{ [ -n "$P_BABELD_CONFIG" ] && [ -n "$P_BABELD_SOCKET" ]; } || die "plan enables babeld without babeld_config/babeld_socket"
+	fi
+	isolation_init
+}
