@@ -10,9 +10,12 @@ export function isHostOrIp(s: string): boolean {
   return name.length > 0 && name.length <= 253 && name.split('.').every((label) => DNS_LABEL.test(label));
 }
 
-/** A WireGuard endpoint host: as isHostOrIp, without an IPv6 zone (`%eth0` names an interface of one machine only). */
+/**
+ * A WireGuard endpoint host: as isHostOrIp, without an IPv6 zone (`%eth0` names an interface of one
+ * machine only) and without a final dot (RAIT's hostname check drops such a peer without a word).
+ */
 export function isEndpointHost(s: string): boolean {
-  return isHostOrIp(s) && !s.includes('%');
+  return isHostOrIp(s) && !s.includes('%') && !s.endsWith('.');
 }
 
 /** `[user@]host[:port]`, host a name, an IPv4 address or a bracketed IPv6 address. */

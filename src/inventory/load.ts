@@ -39,6 +39,7 @@ const ADDRESS_FAMILIES: readonly AddressFamily[] = ['ip4', 'ip6'];
 const ISOLATIONS: readonly Isolation[] = ['none', 'netns', 'vrf'];
 const HOST_KEY_CHECKING: readonly HostKeyChecking[] = ['strict', 'accept-new', 'off'];
 const U32_MAX = 0xffffffff;
+const I32_MAX = 0x7fffffff;
 
 /** The babeld template shipped with rait-fleet, used when the inventory names none. */
 export const DEFAULT_BABELD_TEMPLATE = fileURLToPath(new URL('../../../templates/babeld.conf.liquid', import.meta.url));
@@ -101,7 +102,8 @@ function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
   const configDir = entryOr(m, 'config_dir', (f) => remotePath(r, f), '/etc/rait');
   return {
     interfacePrefix,
-    interfaceGroup: entryOr(m, 'interface_group', (f) => r.integer(f, 0, U32_MAX), 54),
+    // RAIT reads InterfaceGroup as a signed 32-bit int and refuses rait.conf beyond it.
+    interfaceGroup: entryOr(m, 'interface_group', (f) => r.integer(f, 0, I32_MAX), 54),
     mtu: entryOr(m, 'mtu', (f) => r.integer(f, 1280, 65535), 1400),
     fwmark: entryOr(m, 'fwmark', (f) => r.integer(f, 0, U32_MAX), 54),
     sendPortRange,
@@ -200,7 +202,12 @@ function readNode(r: YamlReader, name: string, at: Field, ssh: SshSettings, base
   const node: Node = {
     name,
     host,
-    endpoint: entryOr(n, 'endpoint', (f) => r.string(f, isEndpointHost, 'endpoint (expected a hostname or an IP address, no %zone)'), host),
+    endpoint: entryOr(
+      n,
+      'endpoint',
+      (f) => r.string(f, isEndpointHost, 'endpoint (expected a hostname or an IP address, no %zone, no final dot)'),
+      host,
+    ),
     addressFamily: entryOr(n, 'address_family', (f) => r.oneOf(f, ADDRESS_FAMILIES), 'ip4'),
     groups: entryOr(n, 'groups', (f) => r.seq(f).map((g) => r.string(g, isName, 'group name')), []),
     vars: entryOr(n, 'vars', (f) => readVars(r, f), {}),
