@@ -1,12 +1,12 @@
 /**
  * What the control machine sends the agent: the command line and the stdin text
- * (contract.md "Agent payload"). Pure except loadAgentScript(), which reads the script.
+ * (docs/agent-protocol.md). Pure except loadAgentScript(), which reads the built script.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
-import type { NodePlan } from '../mesh/types.js';
+import { NODE_FILES, type NodePlan } from '../mesh/types.js';
 import type { AgentMode } from './report.js';
 
 /** The plan file: one `key value` line each; values never contain whitespace; `-` = empty. */
@@ -48,9 +48,10 @@ function token(field: string, value: string | number): string {
 function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): [string, string][] {
   const files: [string, string][] = [['plan', planFile(plan, mesh, mode)]];
   if (mode !== 'deploy' && mode !== 'check') return files;
-  files.push(['rait.conf', plan.files['rait.conf']], ['peers.conf', plan.files['peers.conf']]);
-  const babeld = plan.files['babeld.conf'];
-  if (mesh.babeld.enabled && babeld !== undefined) files.push(['babeld.conf', babeld]);
+  for (const name of NODE_FILES) {
+    const text = plan.files[name];
+    if (text !== undefined && (name !== 'babeld.conf' || mesh.babeld.enabled)) files.push([name, text]);
+  }
   files.push(['private.key', plan.keys.privateKey + '\n']);
   return files;
 }
@@ -94,10 +95,11 @@ export function agentCommand(mode: AgentMode, opts: { verbose: boolean; become: 
   return words.join(' ');
 }
 
-/** The agent script text, from src/agent (beside this file in src, ../../../src/agent from dist). */
+/** Where the build (scripts/build-agent.mjs) puts the agent: dist/agent, beside dist/src. */
+export const AGENT_SCRIPT = fileURLToPath(new URL('../../agent/rait-fleet-agent', import.meta.url));
+
+/** The built agent script's text. */
 export function loadAgentScript(): string {
-  const candidates = ['../../../src/agent/rait-agent.sh', './rait-agent.sh'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`agent script not found (looked at ${candidates.join(', ')})`);
-  return readFileSync(found, 'utf8');
+  if (!existsSync(AGENT_SCRIPT)) throw new Error(`agent script not found at ${AGENT_SCRIPT}: run npm run build`);
+  return readFileSync(AGENT_SCRIPT, 'utf8');
 }

@@ -1,7 +1,8 @@
 /**
- * What the remote agent (rait-agent.sh) prints: exactly one JSON document on stdout.
- * Replies come from remote machines and are untrusted: parse them with parseReport() (validate.ts).
+ * What the node agent (rait-fleet-agent, docs/agent-protocol.md) prints: exactly one JSON document on
+ * stdout. Replies come from remote machines and are untrusted: parse them with parseReport() (validate.ts).
  */
+import type { NodeFileName } from '../mesh/types.js';
 
 export type AgentMode = 'deploy' | 'check' | 'down' | 'status';
 export type WireGuardImpl = 'kernel' | 'wireguard-go';
@@ -14,12 +15,34 @@ export interface LinkChanges {
 }
 
 export interface FileChange {
-  /** rait.conf | peers.conf | babeld.conf */
-  name: string;
+  name: NodeFileName;
   changed: boolean;
   /** check mode only: unified diff (old -> new), private key redacted. */
   diff?: string;
 }
+
+/**
+ * What was done to babeld: started | updated (interfaces added/flushed over its socket) | restarted
+ * (no socket client, or the links moved to another namespace) | stopped (down left it no interface)
+ * | unchanged | not-running (down) | disabled; check mode says what it would do with "would-".
+ */
+export const BABELD_ACTIONS = [
+  'started',
+  'updated',
+  'restarted',
+  'stopped',
+  'unchanged',
+  'not-running',
+  'disabled',
+  'would-started',
+  'would-updated',
+  'would-restarted',
+  'would-stopped',
+] as const;
+export type BabeldAction = (typeof BABELD_ACTIONS)[number];
+
+/** babeld was (or would be) changed by the run. */
+export const babeldChanged = (action: BabeldAction): boolean => !['unchanged', 'disabled', 'not-running'].includes(action);
 
 /** Result of deploy, check (dry run) and down. */
 export interface ApplyReport {
@@ -31,13 +54,7 @@ export interface ApplyReport {
   wireguard?: WireGuardImpl;
   files: FileChange[];
   links: LinkChanges;
-  /**
-   * What was done to babeld: started | updated (interfaces added/flushed over its socket) | restarted
-   * (no socket client, or the links moved to another namespace) | stopped (down left it no interface)
-   * | unchanged | not-running (down) | disabled; check mode prefixes what it would do with "would-"
-   * (would-started, would-updated, would-restarted, would-stopped).
-   */
-  babeld: string;
+  babeld: BabeldAction;
 }
 
 export interface LinkState {

@@ -2,16 +2,18 @@
  * The agent's reply comes from a remote machine: check every field before anyone uses it.
  * parseReport() returns a freshly built report holding only the known fields.
  */
-import type {
-  AgentMode,
-  AgentReport,
-  ApplyReport,
-  BabelNeighbour,
-  FileChange,
-  LinkChanges,
-  LinkState,
-  StatusReport,
-  WireGuardImpl,
+import { NODE_FILES } from '../mesh/types.js';
+import {
+  BABELD_ACTIONS,
+  type AgentMode,
+  type AgentReport,
+  type ApplyReport,
+  type BabelNeighbour,
+  type FileChange,
+  type LinkChanges,
+  type LinkState,
+  type StatusReport,
+  type WireGuardImpl,
 } from './report.js';
 
 export const MAX_REPLY_BYTES = 1024 * 1024;
@@ -104,7 +106,11 @@ function head(o: Obj, mode: AgentMode) {
 function fileChange(v: unknown, path: string): FileChange {
   const o = obj(v, path);
   const diff = optional(o.diff, `${path}.diff`, str);
-  return { name: str(o.name, `${path}.name`), changed: bool(o.changed, `${path}.changed`), ...(diff !== undefined && { diff }) };
+  return {
+    name: oneOf(NODE_FILES)(o.name, `${path}.name`),
+    changed: bool(o.changed, `${path}.changed`),
+    ...(diff !== undefined && { diff }),
+  };
 }
 
 function linkChanges(v: unknown, path: string): LinkChanges {
@@ -119,7 +125,7 @@ function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
     mode,
     files: arr(o.files, 'files', fileChange),
     links: linkChanges(o.links, 'links'),
-    babeld: str(o.babeld, 'babeld'),
+    babeld: oneOf(BABELD_ACTIONS)(o.babeld, 'babeld'),
   };
 }
 

@@ -1,14 +1,15 @@
-// deploy, deploy --check and down: plan from the whole inventory, run the agent on the selected
-// nodes in parallel, print one outcome per node and set the exit code.
+// deploy, deploy --check and down, loaded only when one runs (see deploy.ts, down.ts): plan from the
+// whole inventory, run the agent on the selected nodes in parallel, print one outcome per node and set
+// the exit code.
 import { runWithFleetLock, type Fleet } from '../state/fleet.js';
 import type { Inventory } from '../inventory/types.js';
 import { EXIT_FAILED, EXIT_OK } from '../errors.js';
-import { progressOutput } from './fleet.js';
-import { planSelection, type PlanSelection } from './plan-selection.js';
-import { runAgentOnFleet } from './agent-task.js';
-import { allSucceeded, outcomeOf } from './outcome.js';
-import { formatCheck, formatSummary } from './summary.js';
-import { lastRunPath, recordEnd, recordStart, selectFailed } from './last-run.js';
+import { progressOutput } from '../run/fleet.js';
+import { planSelection, type PlanSelection } from '../run/plan-selection.js';
+import { runAgentOnFleet } from '../run/agent-task.js';
+import { allSucceeded, outcomeOf } from '../run/outcome.js';
+import { formatCheck, formatSummary } from '../run/summary.js';
+import { lastRunPath, recordEnd, recordStart, selectFailed } from '../run/last-run.js';
 
 export type ApplyMode = 'deploy' | 'check' | 'down';
 

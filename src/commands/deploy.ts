@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApplyFlags } from '../run/apply.js';
+import type { ApplyFlags } from './apply-action.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 
 export default function register(program: Command): void {
@@ -14,6 +14,6 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .addOption(verboseOption())
     .action(async (inventoryArg: string | undefined, flags: ApplyFlags & { check?: boolean }) =>
-      (await import('../run/apply.js')).runApplyCommand(inventoryArg, flags.check ? 'check' : 'deploy', flags),
+      (await import('./apply-action.js')).runApplyCommand(inventoryArg, flags.check ? 'check' : 'deploy', flags),
     );
 }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ApplyFlags } from '../run/apply.js';
+import type { ApplyFlags } from './apply-action.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 
 export default function register(program: Command): void {
@@ -12,6 +12,6 @@ export default function register(program: Command): void {
     .addOption(jsonOption())
     .addOption(verboseOption())
     .action(async (inventoryArg: string | undefined, flags: ApplyFlags) =>
-      (await import('../run/apply.js')).runApplyCommand(inventoryArg, 'down', flags),
+      (await import('./apply-action.js')).runApplyCommand(inventoryArg, 'down', flags),
     );
 }

@@ -1,5 +1,5 @@
 // keygen's work, loaded only when keygen runs (see keygen.ts).
-import { formatTable } from '../run/table.js';
+import { formatTable } from '../output/table.js';
 import { openFleet } from '../state/fleet.js';
 
 export interface KeygenFlags {

@@ -1,7 +1,7 @@
 // lab's work, loaded only when a lab command runs (see lab.ts).
 import type { AddressFamily } from '../inventory/types.js';
 import { labDown, labExec, labStatus, labUp, readLab } from '../lab/index.js';
-import { formatTable } from '../run/table.js';
+import { formatTable } from '../output/table.js';
 
 const say = (message: string): void => void process.stderr.write(`lab: ${message}\n`);
 

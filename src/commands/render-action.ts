@@ -5,13 +5,12 @@ import { planMesh } from '../mesh/plan.js';
 import { redactSecrets } from '../mesh/redact.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../mesh/template.js';
 import { loadTemplates, readTemplate } from '../mesh/templates.js';
-import type { NodeFiles } from '../mesh/types.js';
+import { NODE_FILES, type NodeFileName, type NodeFiles } from '../mesh/types.js';
 import { prepareFleet } from '../state/fleet.js';
-import { FILES } from './render.js';
 
 export interface RenderFlags {
   node: string;
-  file?: (typeof FILES)[number];
+  file?: NodeFileName;
   showSecrets?: boolean;
   template?: string;
 }
@@ -40,7 +39,7 @@ function selectFiles(files: NodeFiles, only: RenderFlags['file']): string {
     if (text === undefined) throw new InputError('babeld is disabled in this inventory', { field: '--file' });
     return text;
   }
-  return FILES.filter((f) => files[f] !== undefined)
+  return NODE_FILES.filter((f) => files[f] !== undefined)
     .map((f) => `==> ${f} <==\n${files[f]}`)
     .join('\n');
 }

@@ -19,6 +19,10 @@ export interface Link {
   linkLocal: string;
 }
 
+/** The files a node gets, in the order they are shown; babeld.conf only when babeld is enabled. */
+export const NODE_FILES = ['rait.conf', 'peers.conf', 'babeld.conf'] as const;
+export type NodeFileName = (typeof NODE_FILES)[number];
+
 /** The files a node gets, by name in config_dir (babeld.conf goes to mesh.babeld.configPath). */
 export interface NodeFiles {
   'rait.conf': string;

@@ -6,7 +6,7 @@ import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
 import { closeAll, connect, isSudoPasswordError, loadCredentials, targetOf } from '../ssh/index.js';
-import { runFleet, type NodeResult, type OutputMode } from './fleet.js';
+import { runFleet, type TaskResult, type OutputMode } from './fleet.js';
 
 interface AgentRunOptions {
   verbose: boolean;
@@ -73,19 +73,19 @@ export async function runAgentOnFleet(
   selected: Node[],
   mode: 'status',
   o: FleetAgentOptions,
-): Promise<Map<string, NodeResult<StatusReport>>>;
+): Promise<Map<string, TaskResult<StatusReport>>>;
 export async function runAgentOnFleet(
   plan: Plan,
   selected: Node[],
   mode: 'deploy' | 'check' | 'down',
   o: FleetAgentOptions,
-): Promise<Map<string, NodeResult<ApplyReport>>>;
+): Promise<Map<string, TaskResult<ApplyReport>>>;
 export async function runAgentOnFleet(
   plan: Plan,
   selected: Node[],
   mode: AgentMode,
   o: FleetAgentOptions,
-): Promise<Map<string, NodeResult<ApplyReport | StatusReport>>> {
+): Promise<Map<string, TaskResult<ApplyReport | StatusReport>>> {
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
   const title = mode === 'check' ? 'deploy --check' : mode;
   // Ask for key passphrases before the progress display takes the terminal; they are cached per

@@ -5,9 +5,9 @@
  */
 import pLimit from 'p-limit';
 import { InputError } from '../errors.js';
-import { describeEnd, timed, type NodeResult, type NodeRunner, type StepReporter } from './node-result.js';
+import { describeEnd, timed, type TaskResult, type TaskRunner, type StepReporter } from './task-result.js';
 
-export type { NodeResult, StepReporter } from './node-result.js';
+export type { TaskResult, StepReporter } from './task-result.js';
 
 export type OutputMode = 'tty' | 'plain' | 'json';
 
@@ -29,13 +29,13 @@ export async function runFleet<I extends { name: string }, T>(
   items: I[],
   opts: FleetOptions,
   task: (item: I, setStep: StepReporter) => Promise<T>,
-): Promise<Map<string, NodeResult<T>>> {
+): Promise<Map<string, TaskResult<T>>> {
   if (!Number.isInteger(opts.forks) || opts.forks < 1) {
     throw new InputError(`must be a positive integer, got ${opts.forks}`, { field: '--forks' });
   }
   const limit = pLimit(opts.forks);
-  const results = new Map<string, NodeResult<T>>();
-  const run: NodeRunner<I, T> = (item, progress) =>
+  const results = new Map<string, TaskResult<T>>();
+  const run: TaskRunner<I, T> = (item, progress) =>
     limit(async () => {
       const result = await timed(() => task(item, progress.step));
       results.set(item.name, result);

@@ -1,6 +1,7 @@
 // What happened on each node, reduced to the words the summary and --json use. Pure.
-import type { ApplyReport, FileChange, LinkChanges } from '../agent/report.js';
+import { babeldChanged, type ApplyReport, type BabeldAction, type FileChange, type LinkChanges } from '../agent/report.js';
 import { isUnreachable } from '../ssh/index.js';
+import type { TaskResult } from './task-result.js';
 
 export type NodeResult = 'changed' | 'unchanged' | 'failed' | 'unreachable';
 
@@ -9,16 +10,13 @@ export interface NodeOutcome {
   result: NodeResult;
   links?: LinkChanges;
   files?: FileChange[];
-  babeld?: string;
+  babeld?: BabeldAction;
   wireguard?: string;
   error?: string;
   ms: number;
 }
 
-export function outcomeOf(
-  node: string,
-  run: { ok: true; value: ApplyReport; ms: number } | { ok: false; error: Error; ms: number },
-): NodeOutcome {
+export function outcomeOf(node: string, run: TaskResult<ApplyReport>): NodeOutcome {
   if (!run.ok) {
     return {
       node,
@@ -31,9 +29,7 @@ export function outcomeOf(
   const base = { node, links: r.links, files: r.files, babeld: r.babeld, wireguard: r.wireguard, ms: run.ms };
   if (!r.ok) return { ...base, result: 'failed', error: r.error ?? 'agent reported failure' };
   const changed =
-    r.links.added.length + r.links.updated.length + r.links.removed.length > 0 ||
-    r.files.some((f) => f.changed) ||
-    !['unchanged', 'disabled', 'not-running'].includes(r.babeld);
+    r.links.added.length + r.links.updated.length + r.links.removed.length > 0 || r.files.some((f) => f.changed) || babeldChanged(r.babeld);
   return { ...base, result: changed ? 'changed' : 'unchanged' };
 }
 

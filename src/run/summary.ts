@@ -1,6 +1,7 @@
 // Human-readable end-of-run output for deploy, deploy --check and down. Pure.
+import { babeldChanged } from '../agent/report.js';
 import type { NodeOutcome } from './outcome.js';
-import { formatTable } from './table.js';
+import { formatTable } from '../output/table.js';
 
 export function formatSummary(outcomes: NodeOutcome[]): string {
   const rows = outcomes.map((o) => [
@@ -31,7 +32,7 @@ export function formatCheck(outcomes: NodeOutcome[]): string {
       ...(o.links?.removed ?? []).map((l) => `  - link ${l}`),
     ];
     for (const f of o.files ?? []) if (f.changed) changes.push(`  ~ file ${f.name}`, ...(f.diff ? indent(f.diff) : []));
-    if (o.babeld && !['unchanged', 'disabled'].includes(o.babeld)) changes.push(`  ~ babeld: ${o.babeld}`);
+    if (o.babeld && babeldChanged(o.babeld)) changes.push(`  ~ babeld: ${o.babeld}`);
     out.push(changes.length ? `${o.node}: would change\n${changes.join('\n')}` : `${o.node}: up to date`);
   }
   return out.join('\n');

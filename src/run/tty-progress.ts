@@ -1,11 +1,11 @@
 /** listr2 progress on a terminal: one concurrent task per node whose title shows its current step. */
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
-import { describeEnd, type NodeRunner } from './node-result.js';
+import { describeEnd, type TaskRunner } from './task-result.js';
 
 export async function runWithListr<I extends { name: string }, T>(
   items: I[],
   stream: NodeJS.WritableStream,
-  run: NodeRunner<I, T>,
+  run: TaskRunner<I, T>,
 ): Promise<void> {
   const out = stream as NodeJS.WriteStream;
   const logger = new ListrLogger({ processOutput: new ProcessOutput(out, out) });

@@ -1,8 +1,8 @@
 // Compare what the nodes report with the plan: per-node rows, the directed link matrix, problems. Pure.
 import type { BabelNeighbour, StatusReport } from '../agent/report.js';
 import type { Link, NodePlan, Plan } from '../mesh/types.js';
-import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
-import { describeFault, endRank, type Fault } from './faults.js';
+import type { Fault, LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
+import { describeFault, endRank } from './faults.js';
 import { describeProblems, type FaultyLink } from './problems.js';
 import { driftedFiles } from './drift.js';
 

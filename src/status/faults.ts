@@ -1,16 +1,5 @@
 // Why a planned link is not up, as data first (problems.ts puts it into sentences with fixes). Pure.
-import type { LinkStatus } from './types.js';
-
-export type Fault =
-  | { kind: 'missing' }
-  | { kind: 'wrong-peer-key'; actual: string; planned: string }
-  | { kind: 'wrong-listen-port'; actual: number; planned: number }
-  | { kind: 'down' }
-  /** age: seconds since the latest handshake; null when there was none. */
-  | { kind: 'no-handshake'; age: number | null }
-  | { kind: 'no-neighbour'; babeldRunning: boolean };
-
-export type FaultKind = Fault['kind'];
+import type { Fault, FaultKind, LinkStatus } from './types.js';
 
 /**
  * Faults of the interface itself, which deploy fixes; the others (no handshake, no babel neighbour)

@@ -1,7 +1,7 @@
 // What `rait-fleet status` prints: the node table, the link matrix with its legend, the problems,
 // or (--json) one document with all of it plus each node's raw facts. Pure.
 import type { StatusReport } from '../agent/report.js';
-import { formatTable } from '../run/table.js';
+import { formatTable } from '../output/table.js';
 import { endRank } from './faults.js';
 import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 

@@ -1,7 +1,7 @@
 // The problem list: what is wrong in the mesh, in plain words, each with its likely fix. Pure.
 import type { Link } from '../mesh/types.js';
-import type { NodeHealth } from './types.js';
-import { describeFault, isConfigFault, type Fault } from './faults.js';
+import type { Fault, NodeHealth } from './types.js';
+import { describeFault, isConfigFault } from './faults.js';
 
 /** A planned link that is not up, seen from a node that reported. */
 export interface FaultyLink {

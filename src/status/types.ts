@@ -3,7 +3,18 @@
  * Plain data (what --json prints); never holds keys or anything else secret.
  */
 import type { StatusReport } from '../agent/report.js';
-import type { FaultKind } from './faults.js';
+
+/** Why a planned link is not up, as data (faults.ts puts it into words). */
+export type Fault =
+  | { kind: 'missing' }
+  | { kind: 'wrong-peer-key'; actual: string; planned: string }
+  | { kind: 'wrong-listen-port'; actual: number; planned: number }
+  | { kind: 'down' }
+  /** age: seconds since the latest handshake; null when there was none. */
+  | { kind: 'no-handshake'; age: number | null }
+  | { kind: 'no-neighbour'; babeldRunning: boolean };
+
+export type FaultKind = Fault['kind'];
 
 /** What the control machine got back from one node. */
 export type NodeProbe =

@@ -20,18 +20,23 @@ test('printable replaces terminal control characters, keeps tabs, newlines and o
 
 test('strings in a valid reply cannot carry terminal escapes', () => {
   const r = parseReport(
-    JSON.stringify({
-      ...apply,
-      mode: 'check',
-      babeld: '\u001b]0;owned\u0007',
-      files: [{ name: 'x\u009b2J', changed: true, diff: '+a\n-b\u001b[1m\n' }],
-    }),
+    JSON.stringify({ ...apply, mode: 'check', files: [{ name: 'rait.conf', changed: true, diff: '+a\n-b\u001b[1m\n' }] }),
     'check',
   );
   assert.ok(r.mode === 'check');
-  assert.equal(r.babeld, '?]0;owned?');
-  assert.equal(r.files[0]!.name, 'x?2J');
   assert.equal(r.files[0]!.diff, '+a\n-b?[1m\n');
+});
+
+test('names and actions are one of the known values: anything else, escapes too, is refused in printable words', () => {
+  for (const [key, value] of [
+    ['babeld', '\u001b]0;owned\u0007'],
+    ['files', [{ name: 'x\u009b2J', changed: true }]],
+  ] as const) {
+    assert.throws(
+      () => parseReport(JSON.stringify({ ...apply, [key]: value }), 'deploy'),
+      (err: Error) => !CONTROL.test(err.message) && /expected .*(started|rait\.conf)/.test(err.message),
+    );
+  }
 });
 
 test('a failure reason is clipped and printable', () => {

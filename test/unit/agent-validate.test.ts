@@ -96,7 +96,9 @@ const badApply: [string, unknown, RegExp][] = [
   ['files', [{ name: 'rait.conf', changed: true, diff: 5 }], /files\[0\]\.diff: expected a string/],
   ['links', { added: [], updated: [], removed: [] }, /links\.kept: expected an array, got nothing/],
   ['links', { added: [7], updated: [], removed: [], kept: [] }, /links\.added\[0\]: expected a string, got 7/],
-  ['babeld', null, /babeld: expected a string, got null/],
+  ['babeld', null, /babeld: expected started \| updated \| .* \| would-stopped, got null/],
+  ['babeld', 'exploded', /babeld: expected started .*, got "exploded"/],
+  ['files', [{ name: '../../etc/passwd', changed: true }], /files\[0\]\.name: expected rait\.conf \| peers\.conf \| babeld\.conf/],
 ];
 
 for (const [key, value, message] of badApply) {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatTable } from '../../src/run/table.js';
+import { formatTable } from '../../src/output/table.js';
 
 test('columns are aligned to the widest cell, two spaces apart, without trailing spaces', () => {
   const text = formatTable(
