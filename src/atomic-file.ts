@@ -15,10 +15,10 @@ export function readIfExists(path: string, what: string): string | undefined {
   }
 }
 
-/** The file's text; any read error, a missing file too, names the file and `what` it is. */
-export function readText(path: string, what: string): string {
+/** The file's text; any read error, a missing file too, names the file and `what` it is (`hint`: what to do then). */
+export function readText(path: string, what: string, hint = ''): string {
   const text = readIfExists(path, what);
-  if (text === undefined) throw new InputError(`cannot read ${what}: ENOENT`, { file: path });
+  if (text === undefined) throw new InputError(`no such ${what}${hint ? ` — ${hint}` : ''}`, { file: path });
   return text;
 }
 

@@ -12,7 +12,8 @@ import type { AgentMode } from './report.js';
 /** The plan file: one `key value` line each; values never contain whitespace; `-` = empty. */
 export function planFile(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): string {
   const entries: [string, string | number][] = [
-    ['version', 1],
+    ['version', 2],
+    ['family', plan.node.addressFamily],
     ['prefix', mesh.interfacePrefix],
     ['group', mesh.interfaceGroup],
     ['mtu', mesh.mtu],
@@ -24,6 +25,7 @@ export function planFile(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): s
     ['babeld', mesh.babeld.enabled ? 1 : 0],
     ['babeld_config', mesh.babeld.configPath || '-'],
     ['babeld_socket', mesh.babeld.socket || '-'],
+    ['babeld_manage', mesh.babeld.manage],
   ];
   const lines = entries.map(([key, value]) => `${key} ${token(key, value)}`);
   // down syncs to the empty set; status only reports what it finds.

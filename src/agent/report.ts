@@ -12,6 +12,13 @@ export interface LinkChanges {
   updated: string[];
   removed: string[];
   kept: string[];
+  /** Links that could not be made right, each with its reason; the others were still synced. */
+  failed: LinkFailure[];
+}
+
+export interface LinkFailure {
+  name: string;
+  error: string;
 }
 
 export interface FileChange {
@@ -55,6 +62,8 @@ export interface ApplyReport {
   files: FileChange[];
   links: LinkChanges;
   babeld: BabeldAction;
+  /** What a person should know that is no failure, e.g. a sysctl the agent raised. */
+  notes: string[];
 }
 
 export interface LinkState {
@@ -92,7 +101,15 @@ export interface StatusReport {
   /** sha256 (hex) of each config file found in config_dir (and babeld config path), by name. */
   configHashes: Record<string, string>;
   links: LinkState[];
-  babel: { running: boolean; neighbours: BabelNeighbour[]; routes: number };
+  /** Why the last deploy could not make these links right, by interface name. */
+  linkErrors: Record<string, string>;
+  babel: {
+    running: boolean;
+    /** sha256 of the config the agent's babeld runs; null when babeld is not the agent's or not running. */
+    configHash: string | null;
+    neighbours: BabelNeighbour[];
+    routes: number;
+  };
 }
 
 export type AgentReport = ApplyReport | StatusReport;

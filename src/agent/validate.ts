@@ -11,6 +11,7 @@ import {
   type BabelNeighbour,
   type FileChange,
   type LinkChanges,
+  type LinkFailure,
   type LinkState,
   type StatusReport,
   type WireGuardImpl,
@@ -91,9 +92,7 @@ function head(o: Obj, mode: AgentMode) {
   if (o.agent !== 1) throw new ReplyError('agent', 'protocol version 1', o.agent);
   oneOf([mode])(o.mode, 'mode');
   const ok = bool(o.ok, 'ok');
-  const raw = ok ? optional(o.error, 'error', str) : str(o.error, 'error');
-  // The reason is printed in the run's summary: keep a node from flooding it.
-  const error = raw !== undefined && raw.length > MAX_ERROR_CHARS ? `${raw.slice(0, MAX_ERROR_CHARS)}…` : raw;
+  const error = ok ? optional(o.error, 'error', reason) : reason(o.error, 'error');
   const wireguard = optional(o.wireguard, 'wireguard', wireguardImpl);
   return {
     agent: 1 as const,
@@ -101,6 +100,12 @@ function head(o: Obj, mode: AgentMode) {
     ...(error !== undefined && { error }),
     ...(wireguard !== undefined && { wireguard }),
   };
+}
+
+/** A reason in words; it is printed in the run's summary: keep a node from flooding it. */
+function reason(v: unknown, path: string): string {
+  const text = str(v, path);
+  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }
 
 function fileChange(v: unknown, path: string): FileChange {
@@ -115,8 +120,19 @@ function fileChange(v: unknown, path: string): FileChange {
 
 function linkChanges(v: unknown, path: string): LinkChanges {
   const o = obj(v, path);
-  const names = (key: keyof LinkChanges) => arr(o[key], `${path}.${key}`, str);
-  return { added: names('added'), updated: names('updated'), removed: names('removed'), kept: names('kept') };
+  const names = (key: Exclude<keyof LinkChanges, 'failed'>) => arr(o[key], `${path}.${key}`, str);
+  return {
+    added: names('added'),
+    updated: names('updated'),
+    removed: names('removed'),
+    kept: names('kept'),
+    failed: arr(o.failed, `${path}.failed`, linkFailure),
+  };
+}
+
+function linkFailure(v: unknown, path: string): LinkFailure {
+  const o = obj(v, path);
+  return { name: str(o.name, `${path}.name`), error: reason(o.error, `${path}.error`) };
 }
 
 function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
@@ -126,6 +142,7 @@ function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
     files: arr(o.files, 'files', fileChange),
     links: linkChanges(o.links, 'links'),
     babeld: oneOf(BABELD_ACTIONS)(o.babeld, 'babeld'),
+    notes: arr(o.notes, 'notes', reason),
   };
 }
 
@@ -175,8 +192,12 @@ function statusReport(o: Obj): StatusReport {
     },
     configHashes: Object.fromEntries(Object.entries(hashes).map(([name, h]) => [name, str(h, `configHashes.${name}`)])),
     links: arr(o.links, 'links', linkState),
+    linkErrors: Object.fromEntries(
+      Object.entries(obj(o.linkErrors, 'linkErrors')).map(([name, e]) => [printable(name), reason(e, `linkErrors.${printable(name)}`)]),
+    ),
     babel: {
       running: bool(babel.running, 'babel.running'),
+      configHash: babel.configHash === null ? null : str(babel.configHash, 'babel.configHash'),
       neighbours: arr(babel.neighbours, 'babel.neighbours', neighbour),
       routes: int(babel.routes, 'babel.routes'),
     },

@@ -1,5 +1,6 @@
 // status's work, loaded only when status runs (see status.ts).
 import { prepareFleet } from '../state/fleet.js';
+import { stateLockHolder } from '../state/store.js';
 import { progressOutput } from '../run/fleet.js';
 import { planSelection } from '../run/plan-selection.js';
 import { collectStatus } from '../status/collect.js';
@@ -31,18 +32,26 @@ export async function runStatus(inventoryArg: string | undefined, flags: StatusF
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
   // Made before new keys are saved (a wrong --limit writes nothing); a --limit'ed node is still checked
   // against every peer, and its rendered files' hashes against the files on the node.
-  const { plan, selected } = await prepareFleet(inventoryArg, note, {}, (fleet) => planSelection(fleet, flags.limit));
+  const { plan, selected, statePath } = await prepareFleet(inventoryArg, note, {}, (fleet) => ({
+    ...planSelection(fleet, flags.limit),
+    statePath: fleet.inventory.statePath,
+  }));
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.
   const output = progressOutput(Boolean(flags.json) || watching);
 
   const round = async (): Promise<number> => {
+    // A deploy holds the state lock for its whole run: one seen before or after the nodes were asked
+    // may have changed links while they were read.
+    const before = stateLockHolder(statePath);
     const probes = await collectStatus(plan, selected, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
+    const deployInProgress = before ?? stateLockHolder(statePath);
     const health = analyzeMesh(
       plan,
       selected.map((n) => n.name),
       probes,
+      { deployInProgress },
     );
     if (flags.json) {
       // Watching prints one document per line (JSON Lines), so a consumer can read them as they come.

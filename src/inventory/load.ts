@@ -14,7 +14,17 @@ import {
   isSafeAbsolutePath,
   isUserName,
 } from './checks.js';
-import type { AddressFamily, BabeldSettings, HostKeyChecking, Inventory, Isolation, MeshSettings, Node, SshSettings } from './types.js';
+import type {
+  AddressFamily,
+  BabeldManage,
+  BabeldSettings,
+  HostKeyChecking,
+  Inventory,
+  Isolation,
+  MeshSettings,
+  Node,
+  SshSettings,
+} from './types.js';
 import { readVars } from './vars.js';
 import { YamlReader, entryOr, type Field } from './yaml-reader.js';
 
@@ -31,13 +41,14 @@ const MESH_KEYS = [
   'config_dir',
   'babeld',
 ] as const;
-const BABELD_KEYS = ['enabled', 'template', 'config_path', 'socket', 'hello_interval'] as const;
+const BABELD_KEYS = ['enabled', 'manage', 'template', 'config_path', 'socket', 'hello_interval'] as const;
 const SSH_KEYS = ['user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump'] as const;
 const NODE_KEYS = ['host', 'endpoint', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
 
 const ADDRESS_FAMILIES: readonly AddressFamily[] = ['ip4', 'ip6'];
 const ISOLATIONS: readonly Isolation[] = ['none', 'netns', 'vrf'];
 const HOST_KEY_CHECKING: readonly HostKeyChecking[] = ['strict', 'accept-new', 'off'];
+const BABELD_MANAGE: readonly BabeldManage[] = ['agent', 'external'];
 const U32_MAX = 0xffffffff;
 const I32_MAX = 0x7fffffff;
 
@@ -49,9 +60,17 @@ export function resolveInventoryPath(arg?: string): string {
   return resolve(arg || process.env.RAIT_FLEET_INVENTORY || 'inventory.yaml');
 }
 
+/** Where an inventory that names no state file keeps it: `<inventory name>.state.toml` beside it. */
+export const defaultStatePath = (inventory: string): string =>
+  join(dirname(inventory), `${basename(inventory).replace(/\.ya?ml$/, '')}.state.toml`);
+
 export function loadInventory(path: string): Inventory {
   const file = resolve(path);
-  return parseInventory(file, readText(file, 'inventory'));
+  const hint =
+    basename(file) === 'lab.yaml'
+      ? '`rait-fleet lab up` writes it for a local lab'
+      : 'give the inventory as an argument or in $RAIT_FLEET_INVENTORY (default ./inventory.yaml)';
+  return parseInventory(file, readText(file, 'inventory', hint));
 }
 
 /** Validates inventory text; `file` names it in errors and anchors relative paths. */
@@ -71,7 +90,7 @@ export function parseInventory(file: string, text: string): Inventory {
   checkPorts(r, mesh.sendPortRange, read, r.map(meshField).get('send_port_range') ?? nodesField);
   const nodes = read.map((n) => n.node);
   const stateField = top.get('state');
-  const statePath = stateField ? localPath(r.string(stateField), base) : join(base, `${basename(file).replace(/\.ya?ml$/, '')}.state.toml`);
+  const statePath = stateField ? localPath(r.string(stateField), base) : defaultStatePath(file);
   return { path: file, mesh, statePath, ssh, nodes };
 }
 
@@ -128,6 +147,7 @@ function readBabeld(r: YamlReader, at: Field, configDir: string, base: string): 
   const b = r.map(at, BABELD_KEYS);
   return {
     enabled: entryOr(b, 'enabled', (f) => r.boolean(f), true),
+    manage: entryOr(b, 'manage', (f) => r.oneOf(f, BABELD_MANAGE), 'agent'),
     template: entryOr(b, 'template', (f) => localPath(r.string(f), base), DEFAULT_BABELD_TEMPLATE),
     configPath: entryOr(b, 'config_path', (f) => remotePath(r, f), `${configDir.replace(/\/$/, '')}/babeld.conf`),
     socket: entryOr(b, 'socket', (f) => remotePath(r, f), '/run/babeld.ctl'),
@@ -213,7 +233,10 @@ function readNode(r: YamlReader, name: string, at: Field, ssh: SshSettings, base
     vars: entryOr(n, 'vars', (f) => readVars(r, f), {}),
     ssh: entryOr(n, 'ssh', (f) => readSsh(r, f, ssh, base), ssh),
   };
-  if (!isEndpointHost(node.endpoint)) throw r.error(hostField, `host ${host} has an IPv6 zone: set an endpoint peers can reach`);
+  if (!isEndpointHost(node.endpoint)) {
+    const why = host.includes('%') ? 'has an IPv6 zone' : 'ends in a dot (RAIT drops such an endpoint)';
+    throw r.error(hostField, `host ${host} ${why}: set an endpoint peers can reach`);
+  }
   const pin = n.get('send_port');
   if (!pin) return { node };
   node.sendPort = r.integer(pin, 1, 65535);

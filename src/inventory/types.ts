@@ -4,8 +4,15 @@ export type AddressFamily = 'ip4' | 'ip6';
 export type Isolation = 'none' | 'netns' | 'vrf';
 export type HostKeyChecking = 'strict' | 'accept-new' | 'off';
 
+/**
+ * Who runs babeld: the agent (its own pid file and control socket; restarted when its config
+ * changes), or the operator (RAIT's way: the agent only adds and flushes interfaces on its socket).
+ */
+export type BabeldManage = 'agent' | 'external';
+
 export interface BabeldSettings {
   enabled: boolean;
+  manage: BabeldManage;
   /** Absolute path of the liquid template on the control machine. */
   template: string;
   /** Where the rendered config lands on the node. */

@@ -46,7 +46,7 @@ function checkSingleLine(r: YamlReader, at: Field, value: unknown, path: string,
 function checkRouted(r: YamlReader, at: Field, version: 0 | 4 | 6, list: boolean): void {
   if (r.plain(at) === null) return;
   const items = list ? r.seq(at) : [at];
-  const kind = version === 0 ? 'an IP prefix' : `an IPv${version} prefix`;
+  const kind = version === 0 ? 'IP prefix' : `IPv${version} prefix`;
   const example = version === 4 ? '10.0.0.1/32' : 'fd00::1/128';
   for (const item of items) r.string(item, (s) => isPrefix(s, version), `${kind} (like ${example})`);
 }

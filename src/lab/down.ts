@@ -7,6 +7,8 @@ import { restoreInotifyInstances } from './inotify.js';
 import { assertRoot } from './preflight.js';
 import { labDir, tryReadLab } from './store.js';
 import { isInventoryOf } from './inventory.js';
+import { defaultStatePath } from '../inventory/load.js';
+import { lastRunPath } from '../run/last-run.js';
 import { isNodeSshd } from './node.js';
 import { ipBatch, isAlive, linkNames, namespaceInode, namespaceNames, processesIn } from './system.js';
 import type { Lab } from './types.js';
@@ -139,8 +141,14 @@ export async function labDown(name: string, dir?: string, log: (m: string) => vo
 
   const removed: string[] = [];
   if (lab && existsSync(lab.inventory) && isInventoryOf(readFileSync(lab.inventory, 'utf8'), lab)) {
-    rmSync(lab.inventory);
-    removed.push(lab.inventory);
+    // The generated inventory names no state file: its keys and last-run record are the default ones
+    // beside it, made for this lab's nodes only.
+    const state = defaultStatePath(lab.inventory);
+    for (const path of [lab.inventory, state, lastRunPath(state)]) {
+      if (!existsSync(path)) continue;
+      rmSync(path);
+      removed.push(path);
+    }
   }
   // Only a directory holding a lab record is removed: --dir could point anywhere.
   if (existsSync(join(path, 'lab.json'))) {

@@ -1,4 +1,5 @@
 // Inventory + state -> what every node should have: links, rait.conf, peers.conf, babeld.conf. Pure.
+import { InputError } from '../errors.js';
 import type { Inventory, Node } from '../inventory/types.js';
 import type { FleetState, NodeKeys } from '../state/types.js';
 import { keySeed, linkLocal, type KeySeed } from './link-local.js';
@@ -59,8 +60,29 @@ function babeldRenderer(templates: TemplateTexts, file: string, plan: Pick<Plan,
   let shared: SharedScope | undefined;
   return (np) => {
     shared ??= sharedScope(plan);
-    return renderTemplate(template, templateScope(np, shared));
+    const text = renderTemplate(template, templateScope(np, shared));
+    if (plan.mesh.babeld.manage === 'agent') checkControlSocket(text, plan.mesh.babeld.socket, file, np.node.name);
+    return text;
   };
+}
+
+/**
+ * The agent gives babeld its control socket on the command line (-G), but babeld reads its config
+ * file last: a local-path line naming another socket would win, and the agent could no longer talk
+ * to the babeld it started.
+ */
+function checkControlSocket(config: string, socket: string, file: string, node: string): void {
+  const lines = config.split('\n');
+  lines.forEach((line, i) => {
+    const m = /^\s*(local-path(?:-readwrite)?)\s+(\S+)/.exec(line);
+    if (m && m[2] !== socket) {
+      throw new InputError(
+        `the babeld.conf it renders for ${node} has "${m[1]} ${m[2]}" (line ${i + 1}), but rait-fleet runs babeld with its control socket at ` +
+          `mesh.babeld.socket (${socket}): remove that line (the socket needs none) or set mesh.babeld.socket: ${m[2]}`,
+        { file, field: 'mesh.babeld.template' },
+      );
+    }
+  });
 }
 
 /** Makes `obj[key]` computed on first read, then a plain (enumerable, writable) property. */

@@ -5,11 +5,11 @@ import { isIP } from 'node:net';
 /** var name -> required IP version (0: either). */
 export const ROUTED_VARS = { loopback: 6, loopback4: 4, prefixes: 0 } as const;
 
-/** `address` or `address/length`, IPv4 or IPv6 (`version` 0 accepts both). */
+/** `address/length`, IPv4 or IPv6 (`version` 0 accepts both); the length is required, as in babeld's filters. */
 export function isPrefix(s: string, version: 0 | 4 | 6): boolean {
-  const m = /^([^/]+)(?:\/(\d{1,3}))?$/.exec(s);
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(s);
   if (!m) return false;
   const v = isIP(m[1]!);
   if (v === 0 || (version !== 0 && v !== version)) return false;
-  return m[2] === undefined || Number(m[2]) <= (v === 4 ? 32 : 128);
+  return Number(m[2]) <= (v === 4 ? 32 : 128);
 }

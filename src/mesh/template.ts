@@ -110,6 +110,7 @@ function templateMesh(mesh: MeshSettings): Record<string, unknown> {
     config_dir: mesh.configDir,
     babeld: {
       enabled: mesh.babeld.enabled,
+      manage: mesh.babeld.manage,
       config_path: mesh.babeld.configPath,
       socket: mesh.babeld.socket,
       hello_interval: mesh.babeld.helloInterval,

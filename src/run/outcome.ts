@@ -13,6 +13,8 @@ export interface NodeOutcome {
   babeld?: BabeldAction;
   wireguard?: string;
   error?: string;
+  /** What the agent wants a person to know beside the result (e.g. a sysctl it raised). */
+  notes?: string[];
   ms: number;
 }
 
@@ -26,8 +28,14 @@ export function outcomeOf(node: string, run: TaskResult<ApplyReport>): NodeOutco
     };
   }
   const r = run.value;
-  const base = { node, links: r.links, files: r.files, babeld: r.babeld, wireguard: r.wireguard, ms: run.ms };
+  const base = { node, links: r.links, files: r.files, babeld: r.babeld, wireguard: r.wireguard, notes: r.notes, ms: run.ms };
   if (!r.ok) return { ...base, result: 'failed', error: r.error ?? 'agent reported failure' };
+  // The node did all it could; the links it could not make right fail it, with their reasons.
+  if (r.links.failed.length > 0) {
+    const n = r.links.failed.length;
+    const reasons = r.links.failed.map((f) => `${f.name}: ${f.error}`).join('; ');
+    return { ...base, result: 'failed', error: `${n} link${n === 1 ? '' : 's'} failed (the others are done) — ${reasons}` };
+  }
   const changed =
     r.links.added.length + r.links.updated.length + r.links.removed.length > 0 || r.files.some((f) => f.changed) || babeldChanged(r.babeld);
   return { ...base, result: changed ? 'changed' : 'unchanged' };

@@ -15,28 +15,33 @@ export function formatSummary(outcomes: NodeOutcome[]): string {
   ]);
   const table = formatTable(['node', 'result', 'added', 'updated', 'removed', 'kept', 'time'], rows);
   const failures = outcomes.filter((o) => o.error).map((o) => `${o.node}: ${o.result}: ${o.error}`);
-  return [table, ...failures].join('\n');
+  return [table, ...failures, ...notes(outcomes)].join('\n');
 }
 
 /** What --check found: per node, the link and file changes a deploy would make. */
 export function formatCheck(outcomes: NodeOutcome[]): string {
   const out: string[] = [];
   for (const o of outcomes) {
-    if (o.error) {
+    // The agent never ran, or did not say what it found: nothing to list but why.
+    if (!o.links) {
       out.push(`${o.node}: ${o.result}: ${o.error}`);
       continue;
     }
     const changes = [
-      ...(o.links?.added ?? []).map((l) => `  + link ${l}`),
-      ...(o.links?.updated ?? []).map((l) => `  ~ link ${l}`),
-      ...(o.links?.removed ?? []).map((l) => `  - link ${l}`),
+      ...o.links.added.map((l) => `  + link ${l}`),
+      ...o.links.updated.map((l) => `  ~ link ${l}`),
+      ...o.links.removed.map((l) => `  - link ${l}`),
     ];
     for (const f of o.files ?? []) if (f.changed) changes.push(`  ~ file ${f.name}`, ...(f.diff ? indent(f.diff) : []));
     if (o.babeld && babeldChanged(o.babeld)) changes.push(`  ~ babeld: ${o.babeld}`);
-    out.push(changes.length ? `${o.node}: would change\n${changes.join('\n')}` : `${o.node}: up to date`);
+    const failed = o.links.failed.length ? o.links.failed.map((f) => `  ! link ${f.name}: ${f.error}`) : o.error ? [`  ! ${o.error}`] : [];
+    const head = failed.length ? `${o.node}: would fail` : changes.length ? `${o.node}: would change` : `${o.node}: up to date`;
+    out.push([head, ...changes, ...failed].join('\n'));
   }
-  return out.join('\n');
+  return [...out, ...notes(outcomes)].join('\n');
 }
+
+const notes = (outcomes: NodeOutcome[]): string[] => outcomes.flatMap((o) => (o.notes ?? []).map((n) => `${o.node}: note: ${n}`));
 
 const count = (xs: string[] | undefined): string => (xs ? String(xs.length) : '-');
 const indent = (text: string): string[] =>

@@ -40,6 +40,12 @@ export async function withLockFile<T>(lockPath: string, fn: () => T | Promise<T>
   }
 }
 
+/** The pid of a live process holding the lock, if any (a lock left by a dead process counts as free). */
+export function liveHolder(lockPath: string): number | undefined {
+  const holder = readHolder(lockPath);
+  return holder !== undefined && isAlive(holder) ? holder : undefined;
+}
+
 function tryCreate(lockPath: string): boolean {
   let fd: number;
   try {

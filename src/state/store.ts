@@ -1,7 +1,7 @@
 // The state file on disk: read (validated), atomic 0600 write, and the lock beside it.
 import { readIfExists, writeAtomic } from '../atomic-file.js';
 import { formatState, parseState } from './codec.js';
-import { withLockFile, type LockOptions } from './lock.js';
+import { liveHolder, withLockFile, type LockOptions } from './lock.js';
 import type { FleetState } from './types.js';
 
 /** The state at `path`; a missing file is an empty state, a damaged one an InputError naming it. */
@@ -20,6 +20,9 @@ export const stateOf = (path: string, text: string | undefined): FleetState =>
 export function writeState(path: string, state: FleetState): void {
   writeAtomic(path, formatState(state));
 }
+
+/** The pid of a live command (deploy, down, keygen) holding the state's lock, if any. */
+export const stateLockHolder = (path: string): number | undefined => liveHolder(`${path}.lock`);
 
 /** Runs `fn` holding `<path>.lock`, so two commands never interleave read-modify-write of the state. */
 export function withStateLock<T>(path: string, fn: () => T | Promise<T>, opts?: LockOptions): Promise<T> {

@@ -4,7 +4,7 @@ import type { Link, NodePlan, Plan } from '../mesh/types.js';
 import type { Fault, LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 import { describeFault, endRank } from './faults.js';
 import { describeProblems, type FaultyLink } from './problems.js';
-import { driftedFiles } from './drift.js';
+import { driftedFiles, runsOtherConfig } from './drift.js';
 
 /**
  * A handshake older than this means the tunnel is not carrying traffic: WireGuard re-handshakes
@@ -26,7 +26,17 @@ interface Cell {
  * `selected`: the nodes that were asked (rows); every plan node is a column. `probes` must hold a
  * result for each selected node. Only names, counts and public facts leave here: never a NodePlan.
  */
-export function analyzeMesh(plan: Plan, selected: readonly string[], probes: ReadonlyMap<string, NodeProbe>): MeshHealth {
+export interface AnalyzeOptions {
+  /** The pid of a deploy (or down) of this fleet running while the nodes were asked. */
+  deployInProgress?: number;
+}
+
+export function analyzeMesh(
+  plan: Plan,
+  selected: readonly string[],
+  probes: ReadonlyMap<string, NodeProbe>,
+  opts: AnalyzeOptions = {},
+): MeshHealth {
   const wanted = new Set(selected);
   const planned = new Set(plan.nodes.map((np) => np.node.name));
   for (const name of wanted) if (!planned.has(name)) throw new Error(`status: ${name} is not in the plan`);
@@ -49,7 +59,8 @@ export function analyzeMesh(plan: Plan, selected: readonly string[], probes: Rea
   const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!));
   const links = cells.map((c) => c.health);
   const healthy =
-    nodes.every((n) => n.error === undefined && !n.drift) && links.every((l) => l.status === 'up' || l.status === 'not-expected');
+    nodes.every((n) => n.error === undefined && !n.drift && n.linkErrors.length === 0) &&
+    links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
   const faults: FaultyLink[] = cells.flatMap((c) =>
     c.fault && c.link ? [{ from: c.health.from, to: c.health.to, link: c.link, fault: c.fault, oneSided: c.health.oneSided }] : [],
@@ -60,9 +71,21 @@ export function analyzeMesh(plan: Plan, selected: readonly string[], probes: Rea
     silent: new Set(peers.filter((p) => wanted.has(p) && !reports.has(p))),
     babeldStopped: new Set([...reports].filter(([, r]) => babeld && !r.babel.running).map(([name]) => name)),
     bare: new Set(nodes.filter((n) => n.linksExpected > 0 && allMissing(cellsByNode.get(n.node)!)).map((n) => n.node)),
+    deployInProgress: opts.deployInProgress,
   });
-
-  return { healthy, exitCode: healthy ? 0 : 1, handshakeFreshSeconds: HANDSHAKE_FRESH_SECONDS, babeld, nodes, peers, links, problems };
+  const deploy = opts.deployInProgress === undefined ? {} : { deployInProgress: { pid: opts.deployInProgress } };
+  const ok = healthy && opts.deployInProgress === undefined;
+  return {
+    healthy: ok,
+    exitCode: ok ? 0 : 1,
+    handshakeFreshSeconds: HANDSHAKE_FRESH_SECONDS,
+    babeld,
+    nodes,
+    peers,
+    links,
+    problems,
+    ...deploy,
+  };
 }
 
 /** The row of `np`: one cell per plan node. */
@@ -86,11 +109,15 @@ function cellOf(from: string, peer: string, link: Link | undefined, facts: Facts
   if (!facts) return { health: { ...base, status: 'unknown' }, link };
 
   const state = facts.stateOf.get(link.name);
+  // What the agent said went wrong explains a link that is not up better than its symptoms.
+  const error = facts.report.linkErrors[link.name];
+  const failed: Fault | undefined = error === undefined ? undefined : { kind: 'failed', reason: error };
   if (!state) {
-    const fault: Fault = { kind: 'missing' };
+    const fault: Fault = failed ?? { kind: 'missing' };
     return { health: { ...base, status: 'missing', fault: fault.kind, reason: describeFault(fault) }, fault, link };
   }
-  const fault = linkFault(link, state, facts, babeld);
+  const symptom = linkFault(link, state, facts, babeld);
+  const fault = symptom && failed ? failed : symptom;
   const status: LinkStatus = fault ? 'stale' : 'up';
   const health: LinkHealth = { ...base, status, handshakeAge: state.handshakeAge };
   if (fault) Object.assign(health, { fault: fault.kind, reason: describeFault(fault) });
@@ -142,6 +169,8 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     drift: false,
     driftedFiles: [],
     extraInterfaces: [],
+    babeldStale: false,
+    linkErrors: [],
     error,
   });
   if (probe.kind !== 'report') return unreported(probe.kind === 'failed', probe.reason);
@@ -151,6 +180,9 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
   const planned = new Set(np.links.map((l) => l.name));
   const extraInterfaces = r.links.map((l) => l.name).filter((name) => !planned.has(name));
   const drifted = driftedFiles(np.files, r.configHashes);
+  const babeldStale = runsOtherConfig(np.files, r.babel.configHash);
+  const peerOf = new Map(np.links.map((l) => [l.name, l.peer]));
+  const linkErrors = Object.entries(r.linkErrors).map(([name, reason]) => ({ interface: name, peer: peerOf.get(name), reason }));
   return {
     node,
     reachable: true,
@@ -158,8 +190,10 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     linksExpected,
     babelNeighbours: r.babel.neighbours.filter(isLive).length,
     routes: r.babel.routes,
-    drift: drifted.length > 0 || extraInterfaces.length > 0,
+    drift: drifted.length > 0 || extraInterfaces.length > 0 || babeldStale,
     driftedFiles: drifted,
     extraInterfaces,
+    babeldStale,
+    linkErrors,
   };
 }

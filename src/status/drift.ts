@@ -19,6 +19,15 @@ export function driftedFiles(planned: NodeFiles, reported: Readonly<Record<strin
   return drifted;
 }
 
+/**
+ * The agent's babeld runs another config than the plan's babeld.conf (`runningHash`: the agent's
+ * sha256 of the config its babeld runs; null when babeld is not the agent's or not running).
+ */
+export function runsOtherConfig(planned: NodeFiles, runningHash: string | null): boolean {
+  const config = planned['babeld.conf'];
+  return config !== undefined && runningHash !== null && runningHash.toLowerCase() !== sha256(config);
+}
+
 // peers.conf is one string shared by every node, and --watch compares the same plan each round:
 // hash each distinct file once. Bounded by the plan's files, which live as long as the process.
 const hashes = new Map<string, string>();

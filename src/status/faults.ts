@@ -33,6 +33,8 @@ export function describeFault(fault: Fault): string {
       return fault.age === null ? 'no handshake yet' : `no handshake for ${formatAge(fault.age)}`;
     case 'no-neighbour':
       return fault.babeldRunning ? 'no babel neighbour' : 'babeld not running';
+    case 'failed':
+      return fault.reason;
   }
 }
 

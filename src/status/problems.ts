@@ -23,15 +23,27 @@ export interface ProblemFacts {
   faults: FaultyLink[];
   /** Nodes that did not report: whatever their peers see of them follows from that. */
   silent: ReadonlySet<string>;
+  /** The pid of a deploy running meanwhile. */
+  deployInProgress?: number;
 }
 
 export function describeProblems(facts: ProblemFacts): string[] {
+  // A running deploy changes links as they are read: what is missing or stale now may be right in a
+  // second, so only what no deploy explains is said (a node that did not answer).
+  if (facts.deployInProgress !== undefined) {
+    return [
+      `deploy in progress (process ${facts.deployInProgress}): links are being changed — run status again when it ends`,
+      ...facts.nodes.filter((n) => !n.reachable).map((n) => unreachable(n)),
+    ];
+  }
   return [...facts.nodes.flatMap((n) => nodeProblems(n, facts)), ...linkProblems(facts)];
 }
 
+const unreachable = (n: NodeHealth): string => `${n.node}: unreachable — ${n.error ?? 'no reason given'}`;
+
 function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): string[] {
   const lines: string[] = [];
-  if (!n.reachable) lines.push(`${n.node}: unreachable — ${n.error ?? 'no reason given'}`);
+  if (!n.reachable) lines.push(unreachable(n));
   else if (n.error !== undefined) lines.push(`${n.node}: failed — ${n.error}`);
   if (n.driftedFiles.length > 0) {
     const files = n.driftedFiles.map((f) => `${f.name} ${f.change}`).join(', ');
@@ -39,6 +51,10 @@ function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): str
   }
   if (n.extraInterfaces.length > 0) {
     lines.push(`${n.node}: interfaces not in the plan (${n.extraInterfaces.join(', ')}) — run deploy to remove them`);
+  }
+  if (n.babeldStale) lines.push(`${n.node}: babeld runs an older babeld.conf than the deployed one — run deploy to restart it`);
+  for (const e of n.linkErrors) {
+    lines.push(`${n.node}: ${e.interface}${e.peer ? ` (to ${e.peer})` : ''}: ${e.reason} — fix that, then run deploy`);
   }
   if (bare.has(n.node)) lines.push(`${n.node}: none of its ${n.linksExpected} planned interfaces exist — run deploy`);
   if (babeldStopped.has(n.node)) lines.push(`${n.node}: babeld not running — run deploy to start it, or look at its log`);
@@ -70,7 +86,8 @@ function sameTransportFault(a: Fault, b: Fault): boolean {
 }
 
 /**
- * Already said elsewhere: a bare node's missing interfaces (at node level); a silent or bare peer, or
+ * Already said elsewhere: a link the agent failed on (with its node); a bare node's missing
+ * interfaces (at node level); a silent or bare peer, or
  * a missing or misconfigured far end (on its own line, with the fix), explains a missing handshake or
  * neighbour; a stopped babeld explains missing neighbours.
  */
@@ -83,6 +100,8 @@ function followsFromElsewhere(f: FaultyLink, back: FaultyLink | undefined, { sil
       return peerGone;
     case 'no-neighbour':
       return peerGone || babeldStopped.has(f.to) || !f.fault.babeldRunning;
+    case 'failed':
+      return true; // said with the node, in the agent's words
     default:
       return false;
   }
@@ -108,6 +127,8 @@ function oneWay(f: FaultyLink): string {
       return `${describeFault(f.fault)}${sided} — ${endpointHint(f)}`;
     case 'no-neighbour':
       return `tunnel up but no babel neighbour on ${link.name}${sided} — babeld on ${to} not using its end, or UDP 6696 blocked?`;
+    case 'failed':
+      return `${link.name} on ${from}: ${f.fault.reason}${sided} — fix that, then run deploy`;
   }
 }
 

@@ -12,7 +12,9 @@ export type Fault =
   | { kind: 'down' }
   /** age: seconds since the latest handshake; null when there was none. */
   | { kind: 'no-handshake'; age: number | null }
-  | { kind: 'no-neighbour'; babeldRunning: boolean };
+  | { kind: 'no-neighbour'; babeldRunning: boolean }
+  /** The last deploy could not make the link right; reason: the agent's words (e.g. a name that does not resolve). */
+  | { kind: 'failed'; reason: string };
 
 export type FaultKind = Fault['kind'];
 
@@ -70,6 +72,10 @@ export interface NodeHealth {
   driftedFiles: DriftedFile[];
   /** Managed interfaces on the node that the plan does not have. */
   extraInterfaces: string[];
+  /** babeld runs another config than the deployed one (a deploy restarts it). */
+  babeldStale: boolean;
+  /** Links the last deploy could not make right, with the agent's reason. */
+  linkErrors: { interface: string; peer?: string; reason: string }[];
   error?: string;
 }
 
@@ -87,4 +93,6 @@ export interface MeshHealth {
   links: LinkHealth[];
   /** Plain-language problems, each with its likely fix. */
   problems: string[];
+  /** A deploy of this fleet was running (it held the state lock): links may be changing. */
+  deployInProgress?: { pid: number };
 }

@@ -46,7 +46,14 @@ function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
     interfaceNamespace: isolation === 'netns' ? 'ovl' : '',
     transitNamespace: '',
     configDir,
-    babeld: { enabled: true, template: '', configPath: join(configDir, 'babeld.conf'), socket: '/run/babeld.ctl', helloInterval: 20 },
+    babeld: {
+      enabled: true,
+      manage: 'agent',
+      template: '',
+      configPath: join(configDir, 'babeld.conf'),
+      socket: '/run/babeld.ctl',
+      helloInterval: 20,
+    },
   };
 }
 
@@ -64,7 +71,7 @@ function plan(i: number, peers: number[]): NodePlan {
     }));
   const me = keys.get(i)!;
   return {
-    node: { name: `n${i}` } as Node,
+    node: { name: `n${i}`, addressFamily: 'ip4' } as Node,
     keys: { privateKey: me.priv, publicKey: me.pub, sendPort: sendPort(i) },
     links,
     files: {
@@ -195,10 +202,10 @@ test('deploy, re-deploy, remove, check, status, down — isolation none', async 
   assert.equal(inNode(1, 'ping -c1 -W2 fe80::2:1%rait50002').status, 0, 'ping over the tunnel');
   await until('babel neighbours', () => status(1).babel.neighbours.length === 2);
 
-  const facts = () => inNode(1, 'cat /run/babeld.pid; wg show all latest-handshakes; pgrep -f "^wireguard-go rait"').stdout;
+  const facts = () => inNode(1, 'cat /run/rait-fleet/babeld.pid; wg show all latest-handshakes; pgrep -f "^wireguard-go rait"').stdout;
   const before = facts();
   const again = apply(1, 'deploy');
-  assert.deepEqual(again.links, { added: [], updated: [], removed: [], kept: ['rait50002', 'rait50003'] });
+  assert.deepEqual(again.links, { added: [], updated: [], removed: [], kept: ['rait50002', 'rait50003'], failed: [] });
   assert.deepEqual(
     again.files.map((f) => f.changed),
     [false, false, false],

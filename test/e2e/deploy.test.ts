@@ -114,7 +114,7 @@ describe('deploy to a 4-node ip4 lab', () => {
 
   it('a second deploy reports every node unchanged and resets no link or babeld', async () => {
     const before = new Map(await Promise.all(lab.nodes.map(async (n) => [n.name, await managedLinks(lab, n.name)] as const)));
-    const babeldBefore = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['cat', '/run/babeld.pid'])));
+    const babeldBefore = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['cat', '/run/rait-fleet/babeld.pid'])));
     const r = await runCli(['deploy', inventory, '--json']);
     assert.equal(r.code, 0, r.stderr);
     for (const o of outcomes(r.stdout).values()) {
@@ -122,7 +122,7 @@ describe('deploy to a 4-node ip4 lab', () => {
       assert.equal(o.links!.kept.length, 3);
     }
     for (const n of lab.nodes) assert.deepEqual(await managedLinks(lab, n.name), before.get(n.name), `links of ${n.name} were recreated`);
-    const babeldAfter = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['cat', '/run/babeld.pid'])));
+    const babeldAfter = await Promise.all(lab.nodes.map((n) => labExec(lab, n.name, ['cat', '/run/rait-fleet/babeld.pid'])));
     assert.deepEqual(
       babeldAfter.map((b) => b.stdout),
       babeldBefore.map((b) => b.stdout),
@@ -225,7 +225,7 @@ describe('deploy with netns isolation', () => {
     });
   /** The network namespace babeld runs in, as the inode link of /proc/PID/ns/net. */
   const babeldNetns = async (node: string): Promise<string> => {
-    const r = await labExec(lab, node, ['sh', '-c', 'readlink /proc/"$(cat /run/babeld.pid)"/ns/net']);
+    const r = await labExec(lab, node, ['sh', '-c', 'readlink /proc/"$(cat /run/rait-fleet/babeld.pid)"/ns/net']);
     assert.equal(r.code, 0, r.stderr);
     return r.stdout.trim();
   };

@@ -27,7 +27,7 @@ async function stopSshd(node: LabNode): Promise<void> {
 
 /** Starts a new sshd in the node's namespaces, entered through its babeld, and records its PID in the lab. */
 async function restartSshd(lab: Lab, node: LabNode): Promise<void> {
-  const babeld = Number(readFileSync(join(node.dir, 'run', 'babeld.pid'), 'utf8'));
+  const babeld = Number(readFileSync(join(node.dir, 'run', 'rait-fleet', 'babeld.pid'), 'utf8'));
   const old = node.sshdPid;
   const r = await run('nsenter', ['-t', String(babeld), '-n', '-m', '--', '/usr/sbin/sshd', '-f', '/mnt/sshd_config']);
   assert.equal(r.code, 0, r.stderr);

@@ -67,7 +67,7 @@ export function expectedLinkFacts(lab: Lab, state: FleetState, node: string, mtu
 /** The node's /etc/rait as the host sees it (the node's /etc is an overlay with this upper dir). */
 export const configDir = (node: LabNode): string => join(node.dir, 'etc', 'upper', 'rait');
 
-const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement'];
+const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement', 'plan'];
 
 /**
  * Everything wrong with a node's config_dir: temp files, unknown names, files that do not parse or are
@@ -88,8 +88,15 @@ export function configDirProblems(node: LabNode): string[] {
     const text = readFileSync(path, 'utf8');
     if (!text.endsWith('\n')) problems.push(`${node.name}: ${name} does not end in a newline (cut short?)`);
     if (name === 'placement') {
-      // The agent's record of where the links live: "isolation interface_ns transit_ns".
-      if (!/^(none|netns|vrf) \S+ \S+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
+      // The agent's record of what it made: "isolation interface_ns transit_ns prefix group".
+      if (!/^(none|netns|vrf) \S+ \S+ \S+ \d+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
+      continue;
+    }
+    if (name === 'plan') {
+      // The last plan applied: the agent's plan format, no secret, owner-only like every file there.
+      if (!/^version 2\n/.test(text) || /PrivateKey|private/i.test(text))
+        problems.push(`${node.name}: plan record ${JSON.stringify(text.slice(0, 40))}`);
+      if ((statSync(path).mode & 0o777) !== 0o600) problems.push(`${node.name}: plan is not 0600`);
       continue;
     }
     if (base === 'babeld.conf') {

@@ -97,10 +97,15 @@ describe('agent decisions on recorded facts', () => {
     assert.deepEqual(changes(log), ['ip link del dev rait50999']);
   });
 
-  it('a planned name taken by a link that is no WireGuard: refused, never taken', () => {
+  it('a planned name taken by a link that is no WireGuard: that link fails, never taken; the others are done', () => {
     const { report, changes: log } = deploy({ here: 'name-taken' });
-    assert.equal(report.ok, false);
-    assert.match(report.error!, new RegExp(`${link.n3} exists and is not a WireGuard link`));
+    assert.equal(report.ok, true, report.error);
+    assert.deepEqual(
+      report.links.failed.map((f) => f.name),
+      [link.n3],
+    );
+    assert.match(report.links.failed[0]!.error, new RegExp(`${link.n3} exists and is not a WireGuard link`));
+    assert.deepEqual(sorted(report.links.kept), sorted([link.n2, link.n4]));
     assert.doesNotMatch(log, new RegExp(`${link.n3}`));
   });
 
@@ -139,7 +144,7 @@ describe('agent decisions on recorded facts', () => {
     const lastDelete = lines.findLastIndex((l) => l.startsWith('ip -n mesh link del dev '));
     const firstAdd = lines.findIndex((l) => l.startsWith('ip link add dev '));
     assert.ok(lastDelete >= 0 && firstAdd > lastDelete, log);
-    assert.equal(placement, 'none - -\n');
+    assert.equal(placement, 'none - - rait 54\n');
   });
 });
 

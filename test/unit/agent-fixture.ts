@@ -6,7 +6,7 @@ export const PRIVATE_KEY = 'mI+Kh0lBGwH7oCUAGts8syZ6Ugg61HZsVa0E7ACgr1o=';
 export const PEER_KEYS = ['m36ckFWmRUH2GrD+eZLyDrMmPX465/pvOPCcg5vDByE=', 'WE86HxPBfqsKTc7q+DOxufhGVMjC4/LYqxWcLMeNwyE='];
 
 export function samplePlan(files: Partial<NodePlan['files']> = {}): NodePlan {
-  const node = { name: 'n1', host: '10.0.0.1', endpoint: '10.0.0.1' } as Node;
+  const node = { name: 'n1', host: '10.0.0.1', endpoint: '10.0.0.1', addressFamily: 'ip4' } as Node;
   return {
     node,
     keys: { privateKey: PRIVATE_KEY, publicKey: 'cGGjRkcnlaljzscz5h0JQFdtORC3n6Fw1OGvmZHMbUY=', sendPort: 50001 },

@@ -104,7 +104,13 @@ export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): A
     // The node's named network namespaces: the one its facts name.
     const netnsDir = join(dir, 'netns');
     mkdirSync(netnsDir);
-    const facts: Record<string, string> = { RF_NETNS_DIR: netnsDir };
+    // The agent's own directories are the made-up node's too: a test never writes the host's /run.
+    const facts: Record<string, string> = {
+      RF_NETNS_DIR: netnsDir,
+      RF_RUN_DIR: join(dir, 'run'),
+      RF_STATE_DIR: join(dir, 'state'),
+      RF_LOG_DIR: join(dir, 'log'),
+    };
     if (opts.facts?.here) facts.FACTS_HERE = factsDir(opts.facts.here);
     if (opts.facts?.ns) {
       facts.FACTS_NS = `${opts.facts.ns[0]}:${factsDir(opts.facts.ns[1])}`;
@@ -137,30 +143,31 @@ export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): A
 }
 
 /**
- * Calls agent functions directly: the built agent without its last line (`main "$@"`) is sourced,
- * then each [function, argument] runs; returns whether each succeeded.
+ * Runs a shell snippet with the agent's functions defined: the built agent without its last line
+ * (`main "$@"`) is sourced first. `files` are written to a temporary directory, the snippet's $1.
+ * Returns the snippet's stdout.
  */
-export function agentFunctions(calls: [string, string][]): boolean[] {
-  const script = loadAgentScript();
-  const lines = script.trimEnd().split('\n');
+export function agentShell(snippet: string, files: Record<string, string> = {}): string {
+  const lines = loadAgentScript().trimEnd().split('\n');
   assert.equal(lines.at(-1), 'main "$@"', 'the agent ends by calling main');
   const dir = mkdtempSync(join(tmpdir(), 'rf-agent-lib-'));
   try {
     writeFileSync(join(dir, 'lib.sh'), `${lines.slice(0, -1).join('\n')}\n`);
-    // One value per line, read back with read -r: any character but a newline reaches the function.
-    writeFileSync(join(dir, 'calls'), calls.map(([fn, arg]) => `${fn} ${arg}\n`).join(''));
-    const out = execFileSync(
-      '/bin/sh',
-      ['-c', `. "$1/lib.sh"; while read -r fn arg; do if "$fn" "$arg"; then echo 1; else echo 0; fi; done <"$1/calls"`, 'sh', dir],
-      {
-        encoding: 'utf8',
-      },
-    );
-    return out
-      .trim()
-      .split('\n')
-      .map((l) => l === '1');
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+    return execFileSync('/bin/sh', ['-c', `. "$1/lib.sh"\n${snippet}`, 'sh', dir], { encoding: 'utf8' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Calls agent functions directly, each [function, argument]; returns whether each succeeded. */
+export function agentFunctions(calls: [string, string][]): boolean[] {
+  // One value per line, read back with read -r: any character but a newline reaches the function.
+  const out = agentShell('while read -r fn arg; do if "$fn" "$arg"; then echo 1; else echo 0; fi; done <"$1/calls"', {
+    calls: calls.map(([fn, arg]) => `${fn} ${arg}\n`).join(''),
+  });
+  return out
+    .trim()
+    .split('\n')
+    .map((l) => l === '1');
 }

@@ -26,7 +26,8 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
   assert.equal(
     text,
     [
-      'version 1',
+      'version 2',
+      'family ip4',
       'prefix rait',
       'group 54',
       'mtu 1400',
@@ -38,6 +39,7 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
       'babeld 1',
       'babeld_config /etc/rait/babeld.conf',
       'babeld_socket /run/babeld.ctl',
+      'babeld_manage agent',
       `link rait50002 50002 ${PEER_KEYS[0]} 10.0.0.2 50001 fe80::1:2/64`,
       `link rait50003 50003 ${PEER_KEYS[1]} 10.0.0.3 50001 fe80::1:3/64`,
     ].join('\n') + '\n',

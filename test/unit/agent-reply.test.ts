@@ -9,8 +9,9 @@ const apply = {
   mode: 'deploy',
   ok: true,
   files: [{ name: 'rait.conf', changed: false }],
-  links: { added: [], updated: [], removed: [], kept: ['rait50001'] },
+  links: { added: [], updated: [], removed: [], kept: ['rait50001'], failed: [] },
   babeld: 'unchanged',
+  notes: [],
 };
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
 
@@ -80,7 +81,8 @@ test('configHashes named __proto__ stay plain data', () => {
     versions: { wg: 'v1', babeld: '1.12', kernel: '6.1' },
     configHashes: JSON.parse('{"__proto__": "ab", "rait.conf": "cd"}') as Record<string, string>,
     links: [],
-    babel: { running: false, neighbours: [], routes: 0 },
+    linkErrors: {},
+    babel: { running: false, configHash: null, neighbours: [], routes: 0 },
   };
   const r = parseReport(JSON.stringify(status), 'status');
   assert.ok(r.mode === 'status');

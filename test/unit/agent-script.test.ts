@@ -85,8 +85,8 @@ test('babeld enabled but not installed: ok:false naming babeld', () => {
 });
 
 test('placement: recorded after a deploy, not by check mode', () => {
-  assert.equal(runAgent({ mesh: noBabel() }).placement, 'none - -\n');
-  assert.equal(runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl' }) }).placement, 'vrf vrf-ovl -\n');
+  assert.equal(runAgent({ mesh: noBabel() }).placement, 'none - - rait 54\n');
+  assert.equal(runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl' }) }).placement, 'vrf vrf-ovl - rait 54\n');
   assert.equal(runAgent({ mesh: noBabel(), mode: 'check' }).placement, undefined);
 });
 
@@ -94,7 +94,7 @@ test('placement changed: links are looked for where they were, and the new place
   const { report, queries, placement } = runAgent({ mesh: noBabel(), placement: 'netns old-ovl -\n' });
   assert.equal(report.ok, true, report.error);
   assert.match(queries, /^ip -n old-ovl -d -o link show$/m);
-  assert.equal(placement, 'none - -\n');
+  assert.equal(placement, 'none - - rait 54\n');
   const same = runAgent({ mesh: noBabel(), placement: 'none - -\n' });
   assert.doesNotMatch(same.queries + same.log, /^ip -n /m);
 });

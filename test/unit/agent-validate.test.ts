@@ -11,8 +11,15 @@ const apply = {
     { name: 'rait.conf', changed: true },
     { name: 'peers.conf', changed: false },
   ],
-  links: { added: ['rait50002'], updated: [], removed: ['rait50009'], kept: ['rait50003'] },
+  links: {
+    added: ['rait50002'],
+    updated: [],
+    removed: ['rait50009'],
+    kept: ['rait50003'],
+    failed: [{ name: 'rait50004', error: 'endpoint n4.invalid does not resolve (ip4)' }],
+  },
   babeld: 'updated',
+  notes: ['raised fs.inotify.max_user_instances from 128 to 160'],
 };
 
 const status = {
@@ -46,8 +53,10 @@ const status = {
       up: false,
     },
   ],
+  linkErrors: { rait50004: 'endpoint n4.invalid does not resolve (ip4)' },
   babel: {
     running: true,
+    configHash: 'cd'.repeat(32),
     neighbours: [{ interface: 'rait50002', address: 'fe80::2:1', rxcost: 32, txcost: 33, rtt: 4.5, reach: 'ffff' }],
     routes: 3,
   },
@@ -119,10 +128,13 @@ const badStatus: [string, unknown, RegExp][] = [
   ['links', [{ ...link, handshakeAge: -1 }], /links\[0\]\.handshakeAge: expected an integer/],
   ['links', [{ ...link, rxBytes: 1.5 }], /links\[0\]\.rxBytes: expected an integer/],
   ['links', [{ ...link, up: 'true' }], /links\[0\]\.up: expected true or false/],
-  ['babel', { running: true, neighbours: [], routes: '3' }, /babel\.routes: expected an integer/],
+  ['babel', { running: true, configHash: null, neighbours: [], routes: '3' }, /babel\.routes: expected an integer/],
+  ['babel', { running: true, configHash: 7, neighbours: [], routes: 3 }, /babel\.configHash: expected a string/],
+  ['linkErrors', { rait50002: false }, /linkErrors\.rait50002: expected a string/],
+  ['linkErrors', [], /linkErrors: expected an object/],
   [
     'babel',
-    { running: true, neighbours: [{ ...status.babel.neighbours[0], rtt: 'fast' }], routes: 0 },
+    { running: true, configHash: null, neighbours: [{ ...status.babel.neighbours[0], rtt: 'fast' }], routes: 0 },
     /babel\.neighbours\[0\]\.rtt: expected a number of milliseconds or null/,
   ],
 ];

@@ -111,6 +111,24 @@ const cases: Case[] = [
   I('endpoint with a quote', inventory({ a: `host: 127.0.0.1, endpoint: "a'b"` }), 'nodes.a.endpoint', 'endpoint', ['render', '-n', 'b']),
   I('endpoint with an IPv6 zone', inventory({ a: 'host: 127.0.0.1, endpoint: "fe80::1%eth0"' }), 'nodes.a.endpoint', 'fe80', ['deploy']),
   I('host with an IPv6 zone and no endpoint', inventory({ a: 'host: "fe80::1%lo"' }), 'nodes.a.host', 'fe80'),
+  // What real RAIT v2.4.1 refuses or drops silently.
+  I('endpoint ending in a dot', inventory({ a: 'host: 127.0.0.1, endpoint: a.example.org.' }), 'nodes.a.endpoint', 'a.example.org.', [
+    'deploy',
+  ]),
+  I('host ending in a dot and no endpoint', inventory({ a: 'host: a.example.org.' }), 'nodes.a.host', 'a.example.org.'),
+  I(
+    'interface_group above a signed 32-bit int',
+    inventory({ mesh: 'interface_group: 2147483648' }),
+    'mesh.interface_group',
+    'interface_group',
+  ),
+  I(
+    'loopback without a prefix length',
+    inventory({ a: 'host: 127.0.0.1, vars: { loopback: "fd00::a" }' }),
+    'nodes.a.vars.loopback',
+    'fd00::a',
+  ),
+  I('babeld.manage neither agent nor external', inventory({ mesh: 'babeld: { manage: systemd }' }), 'mesh.babeld.manage', 'systemd'),
   I('interface_prefix with ;', inventory({ mesh: 'interface_prefix: "wg;"' }), 'mesh.interface_prefix', 'wg;', ['deploy']),
   I('interface_prefix with a newline', inventory({ mesh: 'interface_prefix: "wg\\nx"' }), 'mesh.interface_prefix', 'interface_prefix'),
   I(

@@ -1,7 +1,8 @@
 // The keygen and render commands end to end through the real CLI (no network, temp files only).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { readState } from '../../src/state/store.js';
@@ -114,4 +115,39 @@ test('render: unknown node or file exits 2', () => {
   assert.equal(cli('render', inv, '--node', 'zz').code, 2);
   assert.equal(cli('render', inv, '--node', 'a', '--file', 'nope.conf').code, 2);
   assert.equal(cli('render', inv).code, 2);
+});
+
+test('a missing inventory says so and what writes it, not a raw ENOENT', () => {
+  const dir = newDir();
+  const lab = cli('keygen', join(dir, 'inventories', 'lab.yaml'));
+  assert.equal(lab.code, 2);
+  assert.match(lab.stderr, /lab\.yaml: no such inventory — `rait-fleet lab up` writes it for a local lab\n$/);
+  const other = cli('keygen', join(dir, 'fleet.yaml'));
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /fleet\.yaml: no such inventory — give the inventory as an argument or in \$RAIT_FLEET_INVENTORY/);
+  assert.doesNotMatch(lab.stderr + other.stderr, /ENOENT/);
+  assert.deepEqual(readdirSync(dir), []);
+});
+
+test('status while a deploy holds the state lock says so instead of guessing faults', async () => {
+  // Nodes whose SSH port is closed, and a live process holding the lock as a running deploy would.
+  const { inv, state } = fleetDir(YAML.replace('nodes:', 'ssh: { port: 9, connect_timeout: 2, identity_file: ./id }\nnodes:'));
+  assert.equal(cli('keygen', inv).code, 0);
+  const holder = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    writeFileSync(`${state}.lock`, `${holder.pid}\n`);
+    const r = cli('status', inv, '--json');
+    assert.equal(r.code, 1);
+    const doc = JSON.parse(r.stdout) as { healthy: boolean; deployInProgress?: { pid: number }; problems: string[] };
+    assert.equal(doc.healthy, false);
+    assert.deepEqual(doc.deployInProgress, { pid: holder.pid });
+    assert.equal(doc.problems[0], `deploy in progress (process ${holder.pid}): links are being changed — run status again when it ends`);
+    assert.ok(!doc.problems.some((p) => /endpoint|UDP 6696|missing/.test(p)), JSON.stringify(doc.problems));
+  } finally {
+    holder.kill();
+    await once(holder, 'exit');
+  }
+  // The lock left by a process that is gone is no deploy.
+  const after = JSON.parse(cli('status', inv, '--json').stdout) as { deployInProgress?: unknown; problems: string[] };
+  assert.equal(after.deployInProgress, undefined);
 });

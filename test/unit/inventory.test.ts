@@ -43,6 +43,7 @@ test('defaults fill every field', () => {
     configDir: '/etc/rait',
     babeld: {
       enabled: true,
+      manage: 'agent',
       template: DEFAULT_BABELD_TEMPLATE,
       configPath: '/etc/rait/babeld.conf',
       socket: '/run/babeld.ctl',
@@ -115,7 +116,7 @@ test('node fields: endpoint, family, pin, groups, vars', () => {
       '    address_family: ip6',
       '    send_port: 50007',
       '    groups: [asia, edge]',
-      '    vars: { loopback: "fd00:1::1", nested: { x: [1, 2] } }',
+      '    vars: { loopback: "fd00:1::1/128", nested: { x: [1, 2] } }',
     ].join('\n'),
   );
   assert.deepEqual(inv.nodes[0], {
@@ -125,7 +126,7 @@ test('node fields: endpoint, family, pin, groups, vars', () => {
     addressFamily: 'ip6',
     sendPort: 50007,
     groups: ['asia', 'edge'],
-    vars: { loopback: 'fd00:1::1', nested: { x: [1, 2] } },
+    vars: { loopback: 'fd00:1::1/128', nested: { x: [1, 2] } },
     ssh: inv.ssh,
   });
 });
@@ -265,10 +266,10 @@ test('YAML anchors and aliases work for shared settings', () => {
     FILE,
     [
       'nodes:',
-      '  a: { host: a.example, vars: &v { loopback: "fd00::1", list: [1] }, ssh: &s { user: ops } }',
+      '  a: { host: a.example, vars: &v { loopback: "fd00::1/128", list: [1] }, ssh: &s { user: ops } }',
       '  b: { host: b.example, vars: *v, ssh: *s }',
     ].join('\n'),
   );
-  assert.deepEqual(inv.nodes[1]!.vars, { loopback: 'fd00::1', list: [1] });
+  assert.deepEqual(inv.nodes[1]!.vars, { loopback: 'fd00::1/128', list: [1] });
   assert.equal(inv.nodes[1]!.ssh.user, 'ops');
 });

@@ -123,6 +123,9 @@ test('routed vars must be prefixes: errors name the node and the var', async (t)
     ['prefixes: "10.0.0.0/8"', 'nodes.a.vars.prefixes'],
     ['prefixes: ["10.0.0.0/8", "x"]', 'nodes.a.vars.prefixes[1]'],
     ['loopback: 42', 'nodes.a.vars.loopback'],
+    // The README calls them prefixes, and babeld's filters want the length.
+    ['loopback: "fd00::1"', 'nodes.a.vars.loopback'],
+    ['loopback4: "10.0.0.1"', 'nodes.a.vars.loopback4'],
   ];
   for (const [vars, field] of cases) {
     await t.test(vars, () => {
@@ -134,14 +137,15 @@ test('routed vars must be prefixes: errors name the node and the var', async (t)
   }
   assert.doesNotThrow(() =>
     planOf([
-      'a: { host: 192.0.2.1, vars: { loopback: "fd00::1", loopback4: "10.1.1.1/32", prefixes: ["fd00:1::/48", "10.2.0.0/16"], other: "free; form" } }',
+      'a: { host: 192.0.2.1, vars: { loopback: "fd00::1/128", loopback4: "10.1.1.1/32", prefixes: ["fd00:1::/48", "10.2.0.0/16"], other: "free; form" } }',
     ]),
   );
 });
 
 test('isPrefix', () => {
   assert.ok(isPrefix('fd00::/8', 6));
-  assert.ok(isPrefix('10.0.0.1', 4));
+  assert.ok(!isPrefix('10.0.0.1', 4));
+  assert.ok(isPrefix('10.0.0.1/32', 4));
   assert.ok(isPrefix('10.0.0.0/8', 0));
   assert.ok(!isPrefix('10.0.0.0/8/8', 0));
   assert.ok(!isPrefix('fd00::/129', 6));

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { DEFAULT_BABELD_TEMPLATE } from '../../src/inventory/load.js';
+import { DEFAULT_BABELD_TEMPLATE, parseInventory } from '../../src/inventory/load.js';
 import { planMesh, renderFilesOf } from '../../src/mesh/plan.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope } from '../../src/mesh/template.js';
 import { ensureKeys } from '../../src/state/allocate.js';
@@ -23,12 +23,11 @@ function setup(mesh: string[] = []) {
   return { inv, state, plan: planMesh(inv, state, { babeld: shipped }) };
 }
 
-test('the shipped babeld template: socket, classic line, one interface per link, redistribution', () => {
+test("the shipped babeld template: classic line, one interface per link, redistribution; the socket is the agent's", () => {
   const { plan } = setup(['babeld: { socket: /run/rf/babeld.ctl }']);
   const conf = plan.nodes[0]!.files['babeld.conf']!;
   const lines = conf.split('\n').filter((l) => l && !l.startsWith('#'));
   assert.deepEqual(lines, [
-    'local-path-readwrite /run/rf/babeld.ctl',
     'default type tunnel link-quality true split-horizon false rxcost 32 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024',
     ...plan.nodes[0]!.links.map((l) => `interface ${l.name}`),
     'redistribute local ip fd00::a/128 allow',
@@ -38,6 +37,27 @@ test('the shipped babeld template: socket, classic line, one interface per link,
   ]);
   const plain = plan.nodes[1]!.files['babeld.conf']!.split('\n').filter((l) => l.startsWith('redistribute'));
   assert.deepEqual(plain, ['redistribute local deny']);
+});
+
+test("a template naming another control socket is refused: babeld would take it over the agent's", () => {
+  const inv = parseInventory(
+    '/inv/mesh.yaml',
+    'mesh: { babeld: { template: t.liquid } }\nnodes: { n1: { host: 10.0.0.1 }, n2: { host: 10.0.0.2 } }\n',
+  );
+  const { state } = ensureKeys(inv, { nodes: {} });
+  const template = 'random-id true\nlocal-path-readwrite /var/run/babeld.sock\n{% for i in LinkList %}interface {{ i }}\n{% endfor %}';
+  assert.throws(
+    () => planMesh(inv, state, { babeld: template }).nodes[0]!.files,
+    /\/inv\/t\.liquid: mesh\.babeld\.template: the babeld\.conf it renders for n1 has "local-path-readwrite \/var\/run\/babeld\.sock" \(line 2\).*mesh\.babeld\.socket \(\/run\/babeld\.ctl\)/,
+  );
+  // The same path as the socket is harmless; with manage external the config is the operator's.
+  for (const [mesh, line] of [
+    ['{ template: t.liquid }', 'local-path-readwrite /run/babeld.ctl'],
+    ['{ template: t.liquid, manage: external }', 'local-path-readwrite /var/run/babeld.sock'],
+  ]) {
+    const ok = parseInventory('/inv/mesh.yaml', `mesh: { babeld: ${mesh} }\nnodes: { n1: { host: 10.0.0.1 }, n2: { host: 10.0.0.2 } }\n`);
+    assert.ok(planMesh(ok, ensureKeys(ok, { nodes: {} }).state, { babeld: `${line}\n` }).nodes[0]!.files['babeld.conf']);
+  }
 });
 
 test('template variables: node, links, LinkList, nodes, mesh; no private keys', () => {

@@ -152,6 +152,8 @@ test('an unreachable node: its row unreachable, its links unknown, the others st
       drift: false,
       driftedFiles: [],
       extraInterfaces: [],
+      babeldStale: false,
+      linkErrors: [],
       error: 'n4.example.org:22: connection refused',
     },
   );
@@ -283,7 +285,7 @@ test('babeld: a missing neighbour makes a link stale; with babeld disabled the h
 test('babeld stopped on a node: one line for the node, not one per link', () => {
   const plan = makePlan(['n1', 'n2', 'n3']);
   const probes = probesFor(plan, (name, r) => {
-    if (name === 'n2') r.babel = { running: false, neighbours: [], routes: 0 };
+    if (name === 'n2') r.babel = { running: false, configHash: null, neighbours: [], routes: 0 };
     else r.babel.neighbours = r.babel.neighbours.filter((n) => n.interface !== 'rait50002');
   });
   const h = analyzeMesh(plan, names(plan), probes);
@@ -350,7 +352,7 @@ test('bad calls are programming errors', () => {
 test('a node with none of its interfaces: one line for it, nothing repeated for each peer', () => {
   const plan = makePlan(FOUR);
   const probes = probesFor(plan, (name, r) => {
-    if (name === 'n3') Object.assign(r, { links: [], babel: { running: true, neighbours: [], routes: 0 } });
+    if (name === 'n3') Object.assign(r, { links: [], babel: { running: true, configHash: null, neighbours: [], routes: 0 } });
     else r.links.filter((l) => l.name === 'rait50003').forEach((l) => (l.handshakeAge = null));
   });
   const h = analyzeMesh(plan, names(plan), probes);

@@ -83,8 +83,11 @@ function healthyReport(plan: Plan, name: string): StatusReport {
       mtu: 1400,
       up: true,
     })),
+    linkErrors: {},
     babel: {
       running: plan.mesh.babeld.enabled,
+      // The agent's babeld runs the deployed config.
+      configHash: np.files['babeld.conf'] === undefined ? null : sha256(np.files['babeld.conf']),
       neighbours: plan.mesh.babeld.enabled
         ? np.links.map((l) => ({
             interface: l.name,

@@ -1,18 +1,30 @@
 # Decisions: the facts (facts.sh) against the plan, in one awk whatever the number of links.
 # Pure: files in, lines out; the unit tests run it on facts recorded from real nodes.
+
+# Seconds a handshake counts as fresh: WireGuard re-handshakes every 2 minutes while packets flow,
+# and babel's hellos keep them flowing (the status command uses the same bound).
+HANDSHAKE_FRESH=180
 #
 # Prints, per planned link: "link name port pubkey host eport linklocal current-endpoint words..."
 # where the words name what differs (wg peers link addr up master), "missing" when there is no
 # such link, "foreign" when a link of that name exists that is not WireGuard (never ours), and
-# "resolve" when the endpoint differs only as a host name that may resolve to it;
-# no word: the link is right and is kept. Then "stale name" for every managed link not planned.
-# Reads $STAGE/wg, $STAGE/ip and the planned private key in $STAGE/private.key.
-plan_diffs() {
+# "resolve" when the endpoint is a host name to look up again: it changed since the last applied
+# plan, or the link has no endpoint or no fresh handshake (a dynamic name may point elsewhere now);
+# a link that works on the address its name gave is left alone, so DNS is asked only when it could
+# help. No word: the link is right and is kept. Then "stale name" for every managed link not
+# planned. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
+# applied plan in $1 (may be missing).
+plan_diffs() { # last-plan
 	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
 	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \
-		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" \
-		-v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" "$FACTS_AWK"'
+		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" -v now="$(date +%s)" \
+		-v fresh="$HANDSHAKE_FRESH" -v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" -v lastfile="$1" "$FACTS_AWK"'
 	BEGIN {
+		while ((getline line <lastfile) > 0) {
+			split(line, w, " ")
+			if (w[1] == "link") lasthost[w[2]] = w[5]
+		}
+		close(lastfile)
 		key = ""
 		getline key <keyfile
 		close(keyfile)
@@ -38,7 +50,12 @@ plan_diffs() {
 			if (PRIV[name] != key || LPORT[name] != $2 || FWMARK[name] != fw) d["wg"] = 1
 			if (NPEERS[name] != 1 || !((name, pub) in EP)) d["peers"] = 1
 			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
-			if (cur != want) d[(host ~ /^[0-9.]+$/ || host ~ /:/) ? "wg" : "resolve"] = 1
+			if (host ~ /^[0-9.]+$/ || host ~ /:/) {
+				if (cur != want) d["wg"] = 1
+			} else {
+				hs = HS[name, pub] + 0
+				if (lasthost[name] != host || cur == "(none)" || hs == 0 || now - hs >= fresh) d["resolve"] = 1
+			}
 			if (IPS[name, pub] != "0.0.0.0/0,::/0" && IPS[name, pub] != "::/0,0.0.0.0/0") d["wg"] = 1
 			if (lmtu[name] != mtu || lgroup[name] != GROUP) d["link"] = 1
 			if (!up[name]) d["up"] = 1

@@ -17,3 +17,9 @@ export LC_ALL=C
 umask 077
 # Unset variables are bugs; names read from the system are split on spaces but never globbed.
 set -uf
+
+# The agent's own files on the node: at run time (babeld's pid and the config it runs, the links
+# that failed), kept across reboots (babeld's state), and logs. The RF_* are test seams.
+RUN_DIR=${RF_RUN_DIR:-/run/rait-fleet}
+STATE_DIR=${RF_STATE_DIR:-/var/lib/rait-fleet}
+LOG_DIR=${RF_LOG_DIR:-/var/log/rait-fleet}

@@ -1,45 +1,61 @@
 # WireGuard links: create, configure and delete, one interface per peer (RAIT's scheme). Each
 # planned link is compared with the facts (decide.sh) and only what differs is changed, so a link
-# that is right keeps its handshake.
+# that is right keeps its handshake. A link is the unit of failure: one that cannot be made right
+# is reported with its reason, and every other link, removal and babeld are still done.
 
-# Names, space-separated, for the report.
+# Names, space-separated, for the report; FAILED_JSON: {"name","error"} entries of failed links,
+# FAILED_LINES the same as "name reason" lines (kept in $RUN_DIR/links.failed for status).
 ADDED=
 UPDATED=
 REMOVED=
 KEPT=
+FAILED_JSON=
+FAILED_LINES=
+# Things a person should know that are not failures (e.g. a sysctl raised), for the report.
+NOTES_JSON=
 
-endpoint_of() { # host port -> wg's notation
-	case $1 in *:*) printf '[%s]:%s' "$1" "$2" ;; *) printf '%s:%s' "$1" "$2" ;; esac
+link_failed() { # name reason
+	say "$1: $2"
+	FAILED_JSON="$FAILED_JSON${FAILED_JSON:+,}{\"name\":$(json_str "$1"),\"error\":$(json_str "$2")}"
+	FAILED_LINES="$FAILED_LINES$1 $2
+"
 }
 
-# Does wg's current endpoint "addr:port" match host:port? Names resolve on this node.
-endpoint_matches() { # current host port
-	[ "$1" = "$(endpoint_of "$2" "$3")" ] && return 0
-	case $2 in *[!0-9.]* | '') ;; *) return 1 ;; esac # IPv4 literal: exact match only
-	case $2 in *:*) return 1 ;; esac                    # IPv6 literal
-	command -v getent >/dev/null 2>&1 || { [ "${1##*:}" = "$3" ]; return; }
-	for addr in $(getent ahosts "$2" 2>/dev/null | awk '{ print $1 }' | sort -u); do
-		[ "$1" = "$(endpoint_of "$addr" "$3")" ] && return 0
-	done
-	return 1
+note() { # text
+	say "$1"
+	NOTES_JSON="$NOTES_JSON${NOTES_JSON:+,}$(json_str "$1")"
+}
+
+# wg's notation of host:port, into EP (no subshell: this runs for every link).
+set_endpoint() { case $1 in *:*) EP="[$1]:$2" ;; *) EP="$1:$2" ;; esac; }
+
+is_name() { case $1 in *:* | '') return 1 ;; *[!0-9.]*) return 0 ;; esac; return 1; }
+
+# The first address of the node's family a name resolves to, within a few seconds; RAIT resolves
+# the same way, and an ip4 mesh never uses an AAAA answer. Fails when there is none.
+resolve() { # name
+	case $P_FAMILY in ip4) rs_db=ahostsv4 ;; *) rs_db=ahostsv6 ;; esac
+	command -v getent >/dev/null 2>&1 || return 1
+	if command -v timeout >/dev/null 2>&1; then set -- timeout 5 getent "$rs_db" "$1"; else set -- getent "$rs_db" "$1"; fi
+	"$@" 2>/dev/null | awk 'NR == 1 { print $1; found = 1 } END { exit !found }'
 }
 
 create_link() { # name
 	prepare_place
 	# A leftover of an interrupted run in the transit namespace would block the name.
 	if [ -n "$TR_NS$IF_NS" ] && ip_tr link show dev "$1" >/dev/null 2>&1; then
-		cmd ip_tr link del dev "$1"
+		try ip_tr link del dev "$1" || return 1
 	fi
 	if [ "$WG_IMPL" = kernel ]; then
-		cmd ip_tr link add dev "$1" type wireguard
+		try ip_tr link add dev "$1" type wireguard || return 1
 	else
-		start_wireguard_go "$1"
+		start_wireguard_go "$1" || return 1
 	fi
-	iso place "$1"
+	iso place "$1" || return 1
 	# In our group at once: an interrupted run leaves a managed link the next sync cleans up.
-	cmd ip_if link set dev "$1" group "$P_GROUP"
+	try ip_if link set dev "$1" group "$P_GROUP" || return 1
 	# TUN links would get a random kernel link-local beside ours; babeld must see ours.
-	[ "$WG_IMPL" = wireguard-go ] && cmd ip_if link set dev "$1" addrgenmode none
+	[ "$WG_IMPL" = wireguard-go ] && { try ip_if link set dev "$1" addrgenmode none || return 1; }
 	return 0
 }
 
@@ -52,21 +68,21 @@ start_daemon() { # log command...
 	"$@" </dev/null >"$sd_log" 2>&1 3>&- 4>&-
 }
 
-# The last lines a daemon printed, for an error message.
-log_tail() { tail -n 3 "$1" 2>/dev/null | tr '\n' ' '; }
-
 start_wireguard_go() { # name
-	start_daemon "$STAGE/wireguard-go.log" in_tr wireguard-go "$1" ||
-		die "wireguard-go $1 failed: $(log_tail "$STAGE/wireguard-go.log")"
+	if ! start_daemon "$STAGE/wireguard-go.log" in_tr wireguard-go "$1"; then
+		CMD_ERROR="wireguard-go $1 failed: $(log_tail "$STAGE/wireguard-go.log")"
+		return 1
+	fi
 	[ "$DRY" = 1 ] && return 0
 	# Its parent returns before the daemon has set the device up; a link moved to another
 	# namespace before that makes the daemon fail. Its control socket answers once it is ready.
-	in_tr wg show "$1" listen-port >/dev/null 2>&1 ||
-		die "wireguard-go $1 did not come up: $(log_tail "$STAGE/wireguard-go.log")"
+	in_tr wg show "$1" listen-port >/dev/null 2>&1 && return 0
+	CMD_ERROR="wireguard-go $1 did not come up: $(log_tail "$STAGE/wireguard-go.log")"
+	return 1
 }
 
 # wireguard-go exits a moment after its link is deleted; until then it holds the link's UAPI
-# socket and UDP port, which a link of that name at a new place needs.
+# socket and UDP port, which a link of that name or port at a new place needs.
 wait_wireguard_go_gone() { # names...
 	for name; do
 		for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
@@ -77,69 +93,126 @@ wait_wireguard_go_gone() { # names...
 	done
 }
 
-configure_link() { # words name port pubkey host eport linklocal
+# Every wireguard-go holds an inotify instance, counted against fs.inotify.max_user_instances
+# (Debian: 128): raise it when the new links need more, or fail before making any.
+check_inotify() {
+	[ "$WG_IMPL" = wireguard-go ] || return 0
+	set -- "$(grep -c ' missing' "$STAGE/diffs")"
+	[ "$1" -gt 0 ] || return 0
+	ci_file=/proc/sys/fs/inotify/max_user_instances
+	# Not read: sysctl files answer only a read from offset 0, and sh's read takes a byte at a time.
+	ci_max=$(cat "$ci_file" 2>/dev/null)
+	valid_uint "$ci_max" || return 0
+	ci_used=$(find /proc -mindepth 3 -maxdepth 3 -path '/proc/[0-9]*/fd/*' -lname 'anon_inode:inotify' 2>/dev/null | wc -l)
+	# Room for the new links and for the node's other software.
+	ci_need=$((ci_used + $1 + 32))
+	[ "$ci_max" -ge "$ci_need" ] && return 0
+	if [ "$DRY" = 1 ]; then
+		note "would raise fs.inotify.max_user_instances from $ci_max to $ci_need: $1 new wireguard-go, $ci_used instances in use"
+		return 0
+	fi
+	if { echo "$ci_need" >"$ci_file"; } 2>/dev/null; then
+		note "raised fs.inotify.max_user_instances from $ci_max to $ci_need: each wireguard-go needs one ($ci_used in use, $1 new); make it permanent in /etc/sysctl.d"
+		return 0
+	fi
+	die "fs.inotify.max_user_instances is $ci_max but $ci_need are needed ($ci_used in use, $1 new wireguard-go, each needs one): raise it (sysctl -w fs.inotify.max_user_instances=$ci_need, and in /etc/sysctl.d)"
+}
+
+configure_link() { # words name port pubkey endpoint(""=none) linklocal
 	cl_words=" $1 "
 	shift
 	# Without "peers" the link has exactly the planned peer (decide.sh), so nothing to remove.
 	case $cl_words in *" peers "*)
 		for old in $(wg_if show "$1" peers 2>/dev/null); do
-			[ "$old" = "$3" ] || cmd wg_if set "$1" peer "$old" remove
+			[ "$old" = "$3" ] || try wg_if set "$1" peer "$old" remove || return 1
 		done
 		;;
 	esac
 	case $cl_words in *" wg "* | *" peers "*)
-		cmd wg_if set "$1" private-key "$STAGE/private.key" listen-port "$2" fwmark "$P_FWMARK" \
-			peer "$3" endpoint "$(endpoint_of "$4" "$5")" allowed-ips 0.0.0.0/0,::/0
+		try wg_if set "$1" private-key "$STAGE/private.key" listen-port "$2" fwmark "$P_FWMARK" \
+			peer "$3" ${4:+endpoint "$4"} allowed-ips 0.0.0.0/0,::/0 || return 1
 		;;
 	esac
-	case $cl_words in *" master "*) prepare_place; cmd ip_if link set dev "$1" master "$LINK_MASTER" ;; esac
-	case $cl_words in *" link "*) cmd ip_if link set dev "$1" mtu "$P_MTU" group "$P_GROUP" ;; esac
-	case $cl_words in *" addr "*) cmd ip_if addr replace "$6" dev "$1" ;; esac
-	case $cl_words in *" up "*) cmd ip_if link set dev "$1" up ;; esac
+	case $cl_words in *" master "*)
+		prepare_place
+		try ip_if link set dev "$1" master "$LINK_MASTER" || return 1
+		;;
+	esac
+	case $cl_words in *" link "*) try ip_if link set dev "$1" mtu "$P_MTU" group "$P_GROUP" || return 1 ;; esac
+	case $cl_words in *" addr "*) try ip_if addr replace "$5" dev "$1" || return 1 ;; esac
+	case $cl_words in *" up "*) try ip_if link set dev "$1" up || return 1 ;; esac
 	return 0
+}
+
+# One planned link to its plan: the fields of a "link" line of plan_diffs and its words. A name
+# is resolved here, once, in the node's family; one that does not resolve fails this link only
+# (a missing link is still made, without an endpoint: the peer can still reach it).
+sync_link() { # name port pubkey host eport linklocal current-endpoint words...
+	sl_name=$1 sl_port=$2 sl_pub=$3 sl_host=$4 sl_eport=$5 sl_ll=$6 sl_cur=$7
+	shift 7
+	sl_words=
+	sl_error=
+	set_endpoint "$sl_host" "$sl_eport"
+	for sl_w; do
+		[ "$sl_w" = resolve ] || sl_words="$sl_words $sl_w"
+	done
+	case " $* " in *" resolve "* | *" missing "*)
+		if is_name "$sl_host"; then
+			if sl_addr=$(resolve "$sl_host"); then
+				set_endpoint "$sl_addr" "$sl_eport"
+				case " $* " in *" resolve "*) [ "$EP" = "$sl_cur" ] || sl_words="$sl_words wg" ;; esac
+			else
+				sl_error="endpoint $sl_host does not resolve ($P_FAMILY)"
+				EP=
+			fi
+		fi
+		;;
+	esac
+	case " $sl_words " in
+	*" foreign "*)
+		link_failed "$sl_name" "$sl_name exists and is not a WireGuard link: rename or delete it (rait-fleet never takes a link it did not make)"
+		return
+		;;
+	*" missing "*)
+		if create_link "$sl_name" && configure_link "wg link addr up${LINK_MASTER:+ master}" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll"; then
+			ADDED="$ADDED $sl_name"
+		else
+			sl_error=$CMD_ERROR
+		fi
+		;;
+	*[a-z]*)
+		[ "$VERBOSE" = 1 ] && say "$sl_name differs:$sl_words"
+		# Without an address (sl_error) wg set keeps the endpoint the link has.
+		if configure_link "$sl_words" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll"; then
+			UPDATED="$UPDATED $sl_name"
+		else
+			sl_error=$CMD_ERROR
+		fi
+		;;
+	*) KEPT="$KEPT $sl_name" ;;
+	esac
+	[ -z "$sl_error" ] || link_failed "$sl_name" "$sl_error"
 }
 
 # Ensure each planned link, leave the right ones alone, delete every other managed link.
 sync_links() {
 	[ -n "$P_NAMES" ] && prepare_place
 	read_facts
-	plan_diffs >"$STAGE/diffs" || die "cannot compare the links with the plan"
+	plan_diffs "$LAST_PLAN" >"$STAGE/diffs" || die "cannot compare the links with the plan"
+	check_inotify
 	stale=
-	while read -r what name port pub host eport ll cur words <&5; do
+	while read -r what rest <&5; do
 		if [ "$what" = stale ]; then
-			stale="$stale $name"
+			stale="$stale $rest"
 			continue
 		fi
-		case " $words " in
-		*" missing "*)
-			create_link "$name"
-			configure_link "wg link addr up${LINK_MASTER:+ master}" "$name" "$port" "$pub" "$host" "$eport" "$ll"
-			ADDED="$ADDED $name"
-			continue
-			;;
-		*" foreign "*)
-			die "$name exists and is not a WireGuard link: rename or delete it (rait-fleet never takes a link it did not make)"
-			;;
-		*" resolve "*)
-			resolved=
-			for w in $words; do [ "$w" = resolve ] || resolved="${resolved:+$resolved }$w"; done
-			endpoint_matches "$cur" "$host" "$eport" || resolved="${resolved:+$resolved }wg"
-			words=$resolved
-			;;
-		esac
-		if [ -z "$words" ]; then
-			KEPT="$KEPT $name"
-		else
-			[ "$VERBOSE" = 1 ] && say "$name differs: $words"
-			configure_link "$words" "$name" "$port" "$pub" "$host" "$eport" "$ll"
-			UPDATED="$UPDATED $name"
-		fi
+		# shellcheck disable=SC2086 # the fields of a link line
+		sync_link $rest
 	done 5<"$STAGE/diffs"
 	# babeld forgets a link while it still exists, so it can say goodbye cleanly.
 	# shellcheck disable=SC2086 # a list of interface names
 	babel_forget $stale
 	for name in $stale; do
-		cmd ip_if link del dev "$name"
-		REMOVED="$REMOVED $name"
+		if try ip_if link del dev "$name"; then REMOVED="$REMOVED $name"; else link_failed "$name" "$CMD_ERROR"; fi
 	done
 }

@@ -33,9 +33,23 @@ trace() {
 	return 0
 }
 
-cmd() {
+# A change whose failure is one link's, not the run's: false on failure, with the reason, the
+# command's own error included, in CMD_ERROR.
+CMD_ERROR=
+try() {
 	trace "$@" || return 0
-	"$@" || die "command failed: $(shown "$@")"
+	"$@" 2>"$STAGE/cmd.err" && return 0
+	CMD_ERROR="command failed: $(shown "$@"): $(log_tail "$STAGE/cmd.err")"
+	return 1
+}
+
+# A change whose failure stops the run.
+cmd() { try "$@" || die "$CMD_ERROR"; }
+
+# The last lines a command or daemon printed, for an error message, without wireguard-go's
+# banner box (its real error is the line after it).
+log_tail() {
+	grep -v -e '^[[:space:]]*$' -e '^┌' -e '^│' -e '^└' "$1" 2>/dev/null | tail -n 3 | tr '\n' ' ' | sed 's/ *$//'
 }
 
 die() {

@@ -33,9 +33,23 @@ report_apply() {
 	json_names "$REMOVED"
 	printf ',"kept":'
 	json_names "$KEPT"
-	printf '},"babeld":'
+	printf ',"failed":[%s]},"babeld":' "$FAILED_JSON"
 	json_str "$BABELD"
-	printf '}\n'
+	printf ',"notes":[%s]}\n' "$NOTES_JSON"
+}
+
+# What this run leaves for the next one and for status: the links that failed and why (status
+# names them), and the plan applied (the next run compares endpoint names with it). Only what
+# changed is written.
+record_run() {
+	[ "$DRY" = 1 ] && return 0
+	if [ -n "$FAILED_LINES" ] || [ -f "$RUN_DIR/links.failed" ]; then
+		ensure_run_dir
+		printf '%s' "$FAILED_LINES" >"$STAGE/links.failed"
+		cmp -s "$STAGE/links.failed" "$RUN_DIR/links.failed" || write_atomic "$RUN_DIR/links.failed" 0600 <"$STAGE/links.failed"
+	fi
+	[ "$MODE" = deploy ] && [ -d "$P_CONFIG_DIR" ] || return 0
+	cmp -s "$STAGE/plan" "$LAST_PLAN" || write_atomic "$LAST_PLAN" 0600 <"$STAGE/plan"
 }
 
 cleanup() {
@@ -47,6 +61,15 @@ stage_payload() {
 	command -v rf_payload >/dev/null 2>&1 || die "no payload: run through rait-fleet (stdin = rf_payload prelude + this script)"
 	STAGE=$(mktemp -d) || die "mktemp -d failed"
 	rf_payload "$STAGE" || die "cannot write the payload to $STAGE"
+}
+
+# The links, then babeld, brought to the plan: what deploy, check and down share.
+apply() {
+	leave_old_placement
+	sync_links
+	sync_babeld
+	record_placement
+	record_run
 }
 
 main() {
@@ -72,23 +95,20 @@ main() {
 	stage_payload
 	read_plan "$STAGE/plan"
 	check_requirements
-	[ "$MODE" = status ] || read_old_placement
 	case $MODE in
 	status) status ;;
 	down)
 		P_LINKS=
 		P_NAMES=
-		leave_old_placement
-		sync_links
-		sync_babeld
-		record_placement
+		read_old_placement
+		apply
 		;;
 	*)
+		# Everything that can refuse the run does so before anything changes.
+		read_old_placement
+		check_babeld
 		sync_files
-		leave_old_placement
-		sync_links
-		sync_babeld
-		record_placement
+		apply
 		;;
 	esac
 	report

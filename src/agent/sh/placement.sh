@@ -1,50 +1,68 @@
-# Where the links live: "isolation interface-namespace transit-namespace", recorded in
-# <config_dir>/placement after each deploy or down. When the plan's place differs from the
-# recorded one, the links are first removed where they were (and babeld stopped beside them):
-# there they would keep their names and UDP ports and block the new ones.
+# What the links were last made as: "isolation interface-namespace transit-namespace prefix
+# group", recorded in <config_dir>/placement after each deploy or down. When the plan's differs,
+# the old links are removed first: at their old place they would keep their UDP ports (and, with
+# the same prefix, their names) and block the new ones; with another prefix or ifgroup they would
+# no longer count as ours and stay forever.
 
-# The recorded place when the links must move; OLD_NS: the netns holding them there ("": here).
+# OLD_*: the recorded set when it must go; OLD_NS: the netns holding it ("": here).
 OLD_PLACEMENT=
 OLD_NS=
+OLD_PREFIX=
+OLD_GROUP=
 MOVING=0
+# The links leave their namespace or VRF (babeld, which runs beside them, moves too).
+PLACE_MOVED=0
 
-placement() { printf '%s %s %s\n' "$P_ISOLATION" "${P_IFNS:--}" "${P_TRANSIT:--}"; }
+place() { printf '%s %s %s' "$P_ISOLATION" "${P_IFNS:--}" "${P_TRANSIT:--}"; }
+placement() { printf '%s %s %s\n' "$(place)" "$P_PREFIX" "$P_GROUP"; }
 placement_file() { printf '%s/placement' "$P_CONFIG_DIR"; }
 
 ip_old() { ip ${OLD_NS:+-n "$OLD_NS"} "$@"; }
 
-# Read (and checked) before anything changes.
+# Read (and checked) before anything changes. A record of an older rait-fleet has no prefix
+# and group: they were the plan's then as now.
 read_old_placement() {
 	[ -r "$(placement_file)" ] || return 0
-	read -r old_iso old_ifns old_tr <"$(placement_file)" || :
-	[ "$old_iso $old_ifns $old_tr" = "$(placement)" ] && return 0
+	read -r old_iso old_ifns old_tr old_prefix old_group old_rest <"$(placement_file)" || :
+	old_prefix=${old_prefix:-$P_PREFIX}
+	old_group=${old_group:-$P_GROUP}
+	[ "$old_iso $old_ifns $old_tr $old_prefix $old_group" = "$(placement)" ] && return 0
 	case $old_iso in none | netns | vrf) ;; *) die "$(placement_file): unreadable placement record; remove it" ;; esac
 	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$(placement_file): bad namespace name; remove it"
-	OLD_PLACEMENT="$old_iso $old_ifns $old_tr"
+	{ valid_prefix "$old_prefix" && valid_uint "$old_group" && [ -z "${old_rest:-}" ]; } ||
+		die "$(placement_file): unreadable placement record; remove it"
+	OLD_PLACEMENT="$old_iso $old_ifns $old_tr $old_prefix $old_group"
+	OLD_PREFIX=$old_prefix
+	OLD_GROUP=$old_group
 	MOVING=1
+	[ "$old_iso $old_ifns $old_tr" = "$(place)" ] || PLACE_MOVED=1
 	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && OLD_NS=$old_ifns
 	return 0
 }
 
-# Our links at the recorded place: prefix, ifgroup, and a WireGuard kind.
+# The recorded links: its prefix and ifgroup, and a WireGuard kind, at its place.
 old_links() {
-	ip_old -d -o link show 2>/dev/null | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" "$FACTS_AWK"'
+	ip_old -d -o link show 2>/dev/null | awk -v PREFIX="$OLD_PREFIX" -v GROUP="$OLD_GROUP" "$FACTS_AWK"'
 	link_line() && index(L_NAME, PREFIX) == 1 && L_GROUP == GROUP && (L_KIND == "wireguard" || L_KIND == "tun") { print L_NAME }'
 }
 
 leave_old_placement() {
 	[ "$MOVING" = 1 ] || return 0
-	say "links move from '$OLD_PLACEMENT' to '$(placement)': removing them where they were"
-	if [ "$P_BABELD" = 1 ] && babeld_pid >/dev/null; then
-		stop_babeld
-		BABELD_MOVED=1
+	say "links change from '$OLD_PLACEMENT' to '$(placement)': removing them where they were first"
+	moved=$(old_links)
+	if [ "$PLACE_MOVED" = 1 ]; then
+		if [ "$P_BABELD" = 1 ] && [ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null; then
+			stop_babeld
+			BABELD_MOVED=1
+		fi
+	else
+		# shellcheck disable=SC2086 # a list of interface names
+		babel_forget $moved
 	fi
-	moved=
-	for name in $(old_links); do
+	for name in $moved; do
 		cmd ip_old link del dev "$name"
-		moved="$moved $name"
 	done
-	REMOVED="$REMOVED$moved"
+	REMOVED="$REMOVED $(printf '%s' "$moved" | tr '\n' ' ')"
 	# shellcheck disable=SC2086 # a list of interface names
 	[ "$WG_IMPL" = wireguard-go ] && [ "$DRY" = 0 ] && wait_wireguard_go_gone $moved
 	return 0

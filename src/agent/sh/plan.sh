@@ -11,11 +11,16 @@ P_IFNS=
 P_TRANSIT=
 P_CONFIG_DIR=
 P_BABELD=0
-P_BABELD_CONFIG=
+# agent: babeld is ours to start, restart and stop; external: the operator runs it (RAIT's way).
+P_BABELD_MANAGE=agent
+# The node's address family: endpoint names resolve in it only.
+P_FAMILY=
 P_BABELD_SOCKET=
 # "name port pubkey host eport linklocal" per line, and the names alone.
 P_LINKS=
 P_NAMES=
+# The plan the last deploy applied, kept in config_dir (no secret in it).
+LAST_PLAN=
 
 # The same rules as the inventory's checks (src/inventory/checks.ts); one table of good and bad
 # values runs against both (test/unit/validation-table.test.ts).
@@ -109,7 +114,8 @@ read_plan() { # file
 	while read -r key a b c d e f; do
 		lineno=$((lineno + 1))
 		case $key in
-		version) [ "$a" = 1 ] || bad_plan version "$a"; version=1 ;;
+		version) [ "$a" = 2 ] || bad_plan version "$a"; version=2 ;;
+		family) case $a in ip4 | ip6) P_FAMILY=$a ;; *) bad_plan family "$a" ;; esac ;;
 		prefix) valid_prefix "$a" || bad_plan prefix "$a"; P_PREFIX=$a ;;
 		group) valid_uint "$a" || bad_plan group "$a"; P_GROUP=$a ;;
 		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;
@@ -121,6 +127,7 @@ read_plan() { # file
 		babeld) case $a in 0 | 1) P_BABELD=$a ;; *) bad_plan babeld "$a" ;; esac ;;
 		babeld_config) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_CONFIG=$a ;;
 		babeld_socket) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_SOCKET=$a ;;
+		babeld_manage) case $a in agent | external) P_BABELD_MANAGE=$a ;; *) bad_plan "$key" "$a" ;; esac ;;
 		link)
 			valid_name "$a" || bad_plan "interface name" "$a"
 			case $a in "$P_PREFIX"*) ;; *) bad_plan "interface name (not prefix $P_PREFIX)" "$a" ;; esac
@@ -138,12 +145,13 @@ read_plan() { # file
 		*) bad_plan key "$key" ;;
 		esac
 	done <"$1"
-	[ "$version" = 1 ] || die "plan has no 'version 1' line"
-	for v in P_PREFIX P_GROUP P_MTU P_FWMARK P_ISOLATION P_CONFIG_DIR; do
+	[ "$version" = 2 ] || die "plan has no 'version 2' line"
+	for v in P_PREFIX P_GROUP P_MTU P_FWMARK P_ISOLATION P_CONFIG_DIR P_FAMILY; do
 		eval "[ -n \"\$$v\" ]" || die "plan lacks $v"
 	done
 	if [ "$P_BABELD" = 1 ]; then
 		{ [ -n "$P_BABELD_CONFIG" ] && [ -n "$P_BABELD_SOCKET" ]; } || die "plan enables babeld without babeld_config/babeld_socket"
 	fi
+	LAST_PLAN=$P_CONFIG_DIR/plan
 	isolation_init
 }

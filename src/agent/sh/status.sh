@@ -6,7 +6,8 @@ V_BABELD=
 V_KERNEL=
 S_HASHES=
 S_LINKS=
-S_BABEL='{"running":false,"neighbours":[],"routes":0}'
+S_BABEL='{"running":false,"configHash":null,"neighbours":[],"routes":0}'
+S_LINK_ERRORS=
 
 hash_of() {
 	if command -v sha256sum >/dev/null 2>&1; then
@@ -52,15 +53,19 @@ link_state_json() {
 	END { if (impl != "") print impl >implfile }' "$STAGE/wg" "$STAGE/ip"
 }
 
-# babeld's dump: neighbours and installed routes.
+# babeld's dump: neighbours and installed routes; and the hash of the config our babeld runs
+# (null when it is not ours or not running), which the control machine compares with the plan's.
 babel_json() {
 	running=false
 	dump=
-	if [ "$P_BABELD" = 1 ] && babeld_running; then
+	config=null
+	# What routes the mesh is whatever babeld answers on the socket.
+	if [ "$P_BABELD" = 1 ] && babeld_answers; then
 		running=true
 		dump=$(babel_ctl dump 2>/dev/null)
+		[ "$P_BABELD_MANAGE" = agent ] && [ -f "$BABELD_RUNNING" ] && babeld_pid >/dev/null && config="\"$(hash_of "$BABELD_RUNNING")\""
 	fi
-	printf '{"running":%s,"neighbours":[' "$running"
+	printf '{"running":%s,"configHash":%s,"neighbours":[' "$running" "$config"
 	printf '%s\n' "$dump" | awk '
 	function esc(s) { gsub(/[^A-Za-z0-9_.:\/-]/, "", s); return s }
 	$1 == "add" && $2 == "interface" { known[$3] = 1 }
@@ -98,6 +103,18 @@ status_wireguard() {
 	fi
 }
 
+# The links the last deploy could not make right, and why: {"name":"reason",...}.
+link_errors_json() {
+	[ -r "$RUN_DIR/links.failed" ] || return 0
+	le_sep=
+	while read -r le_name le_reason; do
+		valid_name "$le_name" || continue
+		printf '%s"%s":' "$le_sep" "$le_name"
+		json_str "$le_reason"
+		le_sep=,
+	done <"$RUN_DIR/links.failed"
+}
+
 report_status() {
 	report_head
 	printf ',"versions":{"wg":'
@@ -106,7 +123,7 @@ report_status() {
 	json_str "$V_BABELD"
 	printf ',"kernel":'
 	json_str "$V_KERNEL"
-	printf '},"configHashes":{%s},"links":[%s],"babel":%s}\n' "$S_HASHES" "$S_LINKS" "$S_BABEL"
+	printf '},"configHashes":{%s},"links":[%s],"linkErrors":{%s},"babel":%s}\n' "$S_HASHES" "$S_LINKS" "$S_LINK_ERRORS" "$S_BABEL"
 }
 
 status() {
@@ -118,4 +135,5 @@ status() {
 	WG_IMPL=$(status_wireguard)
 	S_HASHES=$(config_hashes_json)
 	S_BABEL=$(babel_json)
+	S_LINK_ERRORS=$(link_errors_json)
 }

@@ -1,0 +1,67 @@
+// The agent's babeld decisions, run as shell functions on config texts: the interface line a link
+// added at run time gets, and what a new babeld.conf needs from the running babeld. No root.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { agentShell } from './agent-harness.js';
+
+/** RAIT's README template as rendered for a node with two links. */
+const RAIT_CONF = `random-id true
+export-table 254
+kernel-priority 256
+
+default type tunnel link-quality true split-horizon false
+default rxcost 32 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024
+
+interface rait50001
+interface rait50002 rxcost 64 # a slower link
+redistribute local deny
+`;
+
+const lines = (names: string, conf = RAIT_CONF): string[] =>
+  agentShell(`P_BABELD_CONFIG="$1/babeld.conf"; babel_interface_lines ${names}`, { 'babeld.conf': conf }).trim().split('\n');
+
+test("a link added at run time carries the config's default lines, merged with its own line", () => {
+  assert.deepEqual(lines('rait50001 rait50002 rait50003'), [
+    'interface rait50001 type tunnel link-quality true split-horizon false rxcost 32 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024',
+    'interface rait50002 type tunnel link-quality true split-horizon false rxcost 64 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024',
+    'interface rait50003 type tunnel link-quality true split-horizon false rxcost 32 hello-interval 20 max-rtt-penalty 1024 rtt-max 1024',
+  ]);
+  // No default lines: the link's own parameters only, or none.
+  assert.deepEqual(lines('rait50001 rait50009', 'interface rait50001 rxcost 40\n'), [
+    'interface rait50001 rxcost 40',
+    'interface rait50009',
+  ]);
+});
+
+const changes = (running: string, next: string): string =>
+  agentShell('babel_config_changes "$1/running" "$1/new"', { running, new: next }).trim();
+
+test('babeld.conf changes: interfaces go through the socket, anything else restarts babeld', () => {
+  const more = RAIT_CONF.replace('redistribute local deny', 'interface rait50003\nredistribute local deny');
+  assert.equal(changes(RAIT_CONF, more), '', 'an added interface needs no restart');
+  assert.equal(changes(more, RAIT_CONF), '', 'nor a removed one');
+  assert.equal(changes(RAIT_CONF, RAIT_CONF.replace('rxcost 64', 'rxcost 96')), 'readd rait50002');
+  assert.equal(
+    changes(RAIT_CONF, RAIT_CONF.replace('redistribute local deny', 'redistribute local ip fd00::/64 allow\nredistribute local deny')),
+    'restart',
+  );
+  assert.equal(changes(RAIT_CONF, RAIT_CONF.replace('hello-interval 20', 'hello-interval 4')), 'restart');
+  assert.equal(changes(RAIT_CONF, `# a comment\n${RAIT_CONF.replace('random-id true', 'random-id   true  # spacing')}`), '');
+  assert.equal(agentShell('babel_config_changes "$1/missing" "$1/new"', { new: RAIT_CONF }).trim(), 'restart', 'an unknown running config');
+});
+
+test("an error excerpt shows a daemon's real error, never wireguard-go's banner", () => {
+  const banner = [
+    'ERROR: (rait50001) 2026/11/27 16:32:21 Failed to create TUN device: too many open files',
+    '┌──────────────────────────────────────────────────────┐',
+    '│                                                      │',
+    '│   Running wireguard-go is not required because this  │',
+    '│   kernel has first class support for WireGuard. For  │',
+    '└──────────────────────────────────────────────────────┘',
+    '',
+  ].join('\n');
+  assert.equal(
+    agentShell('log_tail "$1/log"', { log: banner }).trim(),
+    'ERROR: (rait50001) 2026/11/27 16:32:21 Failed to create TUN device: too many open files',
+  );
+});
