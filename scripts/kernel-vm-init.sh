@@ -3,7 +3,8 @@
 #   boot  (in the initramfs): load the few modules needed to reach the host, mount the host's root
 #         read-only over virtio-9p with a tmpfs overlay on top, give it fresh /proc /sys /dev /run
 #         /tmp, and switch_root into it, running this same file again from the new /run;
-#   run   (in the overlay): bring loopback up, hide the --without programs, run the job the host
+#   run   (in the overlay): bring loopback up, hide the --without programs, mount the --tmpfs
+#         directories, run the job the host
 #         wrote into the control share, write its exit code there and reboot (QEMU runs with
 #         -no-reboot, so a reboot ends the VM).
 # The host side (kernel-vm.sh) passes its settings on the kernel command line; the kernel hands
@@ -108,6 +109,12 @@ stage_run() {
 		$BB rm -f "$prog" || fail "cannot hide $prog"
 		[ ! -e "$prog" ] || fail "$prog is still there"
 	done <$ctl/without
+	# --tmpfs: the root is an overlay, which cannot be the upper layer of another overlay.
+	while read -r dir; do
+		[ -n "$dir" ] || continue
+		$BB mkdir -p "$dir" || fail "cannot make $dir"
+		$BB mount -t tmpfs -o mode=0755 tmpfs "$dir" || fail "cannot mount a tmpfs on $dir"
+	done <$ctl/tmpfs
 
 	# The job: a sh script the host wrote (environment, cd, the command); its output goes to
 	# files the host follows live. Every write is a 9p request answered after the host wrote

@@ -5,8 +5,8 @@
 # node, the built project, sshd, babeld and the lab run inside unchanged; nothing inside can write
 # to the host except the run's own control directory. See docs/kernel-vm.md.
 #
-#   scripts/kernel-vm.sh [--without PROGRAM]... [--timeout SECONDS] [--memory SIZE] [--cpus N]
-#                        [--accel auto|kvm|tcg] [--console] [--] CMD [ARG]...
+#   scripts/kernel-vm.sh [--without PROGRAM]... [--tmpfs DIR]... [--timeout SECONDS] [--memory SIZE]
+#                        [--cpus N] [--accel auto|kvm|tcg] [--console] [--] CMD [ARG]...
 #
 # Exit code: CMD's; 124 when --timeout ended the VM; 125 when the VM itself failed (no exit code
 # came back) or on a usage error; 130/143 when interrupted.
@@ -24,6 +24,7 @@ CPUS=$(nproc)
 ACCEL=${RF_VM_ACCEL:-auto}
 CONSOLE=0
 WITHOUT=()
+TMPFS=()
 CMD=()
 
 RUN_DIR=""   # this run's temp dir: ctl/ (shared with the guest), console.log, qemu.log
@@ -55,6 +56,10 @@ parse_args() {
 		case $1 in
 		--without)
 			WITHOUT+=("$(option_value "$1" '^(/[A-Za-z0-9._+/-]+|[A-Za-z0-9._+-]+)$' "a program name or absolute path" "${@:2:1}")")
+			shift 2
+			;;
+		--tmpfs)
+			TMPFS+=("$(option_value "$1" '^[A-Za-z0-9._+/-]+$' "a directory" "${@:2:1}")")
 			shift 2
 			;;
 		--timeout)
@@ -330,6 +335,13 @@ prepare_run() {
 		fi
 		[[ -n $found ]] || die "--without $p: no such program here"
 		echo "$found" >>"$ctl/without"
+	done
+	# --tmpfs: directories (relative to the current one) that get an empty tmpfs in the guest,
+	# e.g. where a program mounts overlays of its own: an overlay cannot be another's upper layer.
+	: >"$ctl/tmpfs"
+	for p in "${TMPFS[@]}"; do
+		[[ $p == /* ]] || p=$PWD/$p
+		echo "$p" >>"$ctl/tmpfs"
 	done
 	: >"$ctl/stdout"
 	: >"$ctl/stderr"
