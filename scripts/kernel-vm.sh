@@ -10,6 +10,10 @@
 #
 # Exit code: CMD's; 124 when --timeout ended the VM; 125 when the VM itself failed (no exit code
 # came back) or on a usage error; 130/143 when interrupted.
+#
+# Environment: RF_VM_CACHE (default /var/cache/rait-fleet-vm), RF_VM_ACCEL (as --accel); for
+# debugging RF_VM_KARGS (kernel arguments instead of "quiet loglevel=4", with --console) and
+# RF_VM_9P_CACHE (the root's 9p cache mode, default loose).
 set -euo pipefail
 
 SELF_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
