@@ -1,5 +1,6 @@
 // Early, clear errors before a lab touches anything: root, and every program the lab and the agent need.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 /** Program -> Debian package that provides it. */
@@ -31,15 +32,35 @@ function findProgram(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether the running kernel has WireGuard (loaded, built in, or a module it can load), read without
+ * creating anything. The agent then uses kernel WireGuard and wireguard-go is not needed.
+ */
+export function kernelHasWireGuard(modulesDir = `/lib/modules/${release()}`, sysModule = '/sys/module/wireguard'): boolean {
+  if (existsSync(sysModule)) return true;
+  for (const file of ['modules.builtin', 'modules.dep']) {
+    try {
+      if (/(^|\/)wireguard\.ko(\.[a-z]+)?(:|$)/m.test(readFileSync(join(modulesDir, file), 'utf8'))) return true;
+    } catch {
+      // no such file: not this way
+    }
+  }
+  return false;
+}
+
 export function assertRoot(action: string): void {
   if (typeof process.getuid === 'function' && process.getuid() !== 0) {
     throw new Error(`${action} needs root (network namespaces, bridges, mounts): run it with sudo`);
   }
 }
 
-/** Throws naming every missing program and the apt-get line that installs them; returns sshd's path. */
+/**
+ * Throws naming every missing program and the apt-get line that installs them; returns sshd's path.
+ * wireguard-go is required only when the kernel has no WireGuard.
+ */
 export function assertPrograms(): { sshd: string } {
-  const missing = Object.keys(PROGRAMS).filter((p) => !findProgram(p));
+  const kernelWireGuard = kernelHasWireGuard();
+  const missing = Object.keys(PROGRAMS).filter((p) => !(p === 'wireguard-go' && kernelWireGuard) && !findProgram(p));
   if (missing.length > 0) {
     const packages = [...new Set(missing.map((p) => PROGRAMS[p]))].join(' ');
     throw new Error(

@@ -7,6 +7,10 @@ import { isGeneratedInventory, isInventoryOf, renderInventory } from '../../src/
 import { sshdConfig } from '../../src/lab/node.js';
 import { InputError } from '../../src/errors.js';
 import { inotifyNeeded, restoredLimit } from '../../src/lab/inotify.js';
+import { kernelHasWireGuard } from '../../src/lab/preflight.js';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const req = (over: Partial<LabRequest> = {}): LabRequest => ({
   name: 'lab',
@@ -138,5 +142,28 @@ describe('lab inotify limit', () => {
     assert.equal(restoredLimit(change, 608, 4), 152, 'a 4-node lab still up keeps its share');
     assert.equal(restoredLimit(change, 608, 16), undefined, 'the labs still up need all of it');
     assert.equal(restoredLimit({ from: 500, to: 608 }, 608, 4), 500);
+  });
+});
+
+describe('lab preflight', () => {
+  const dir = tempDirs('rf-lab-preflight-');
+  it('finds kernel WireGuard loaded, as a module or built in, and nowhere else', () => {
+    const d = dir();
+    const none = join(d, 'no-such');
+    assert.equal(kernelHasWireGuard(none, none), false);
+    mkdirSync(join(d, 'sys-wireguard'));
+    assert.equal(kernelHasWireGuard(none, join(d, 'sys-wireguard')), true);
+    const mod = join(d, 'mod');
+    mkdirSync(mod);
+    writeFileSync(join(mod, 'modules.dep'), 'kernel/drivers/net/vrf.ko:\nkernel/drivers/net/wireguard/wireguard.ko: kernel/net/ipv4/udp_tunnel.ko\n');
+    assert.equal(kernelHasWireGuard(mod, none), true);
+    const builtin = join(d, 'builtin');
+    mkdirSync(builtin);
+    writeFileSync(join(builtin, 'modules.builtin'), 'kernel/drivers/net/wireguard/wireguard.ko\n');
+    assert.equal(kernelHasWireGuard(builtin, none), true);
+    const other = join(d, 'other');
+    mkdirSync(other);
+    writeFileSync(join(other, 'modules.dep'), 'kernel/drivers/net/vrf.ko:\nkernel/fs/notwireguard.ko:\n');
+    assert.equal(kernelHasWireGuard(other, none), false);
   });
 });
