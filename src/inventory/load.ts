@@ -119,6 +119,17 @@ function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
     return name;
   };
   const configDir = entryOr(m, 'config_dir', (f) => remotePath(r, f), '/etc/rait');
+  const interfaceNamespace = entryOr(m, 'interface_namespace', namespace, '');
+  const babeld = readBabeld(r, m.get('babeld') ?? { node: null, path: `${at.path}.babeld` }, configDir, base);
+  if (isolation === 'vrf' && interfaceNamespace !== '' && babeld.enabled) {
+    // Measured on Debian's 6.1 kernel with babeld 1.12.1 (docs/kernel-vm.md): the links come up, babeld never sees a neighbour.
+    throw r.error(
+      m.get('interface_namespace')!,
+      'babeld cannot route over links enslaved to a VRF: it finds the link a packet came in on by its IPv6 scope id, which the ' +
+        'kernel sets to the VRF, so it ignores every hello. Use isolation: netns, or keep the links out of a VRF ' +
+        '(interface_namespace: "" with a transit_namespace VRF for WireGuard\'s own traffic), or set mesh.babeld.enabled: false',
+    );
+  }
   return {
     interfacePrefix,
     // RAIT reads InterfaceGroup as a signed 32-bit int and refuses rait.conf beyond it.
@@ -127,10 +138,10 @@ function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
     fwmark: entryOr(m, 'fwmark', (f) => r.integer(f, 0, U32_MAX), 54),
     sendPortRange,
     isolation,
-    interfaceNamespace: entryOr(m, 'interface_namespace', namespace, ''),
+    interfaceNamespace,
     transitNamespace: entryOr(m, 'transit_namespace', namespace, ''),
     configDir,
-    babeld: readBabeld(r, m.get('babeld') ?? { node: null, path: `${at.path}.babeld` }, configDir, base),
+    babeld,
   };
 }
 

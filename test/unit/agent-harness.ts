@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,6 +62,10 @@ export interface AgentRun {
   env?: Record<string, string>;
   /** The placement record the node has before the run. */
   placement?: string;
+  /** Other files the node has in config_dir before the run, by name. */
+  configFiles?: Record<string, string>;
+  /** Links (e.g. VRF devices) the node's sysfs lists. */
+  sysNet?: string[];
 }
 
 export interface AgentResult<R extends AgentReport = AgentReport> {
@@ -73,6 +77,8 @@ export interface AgentResult<R extends AgentReport = AgentReport> {
   stderr: string;
   /** The placement record after the run (undefined: none). */
   placement?: string;
+  /** Every file in config_dir after the run, by name. */
+  configFiles: Record<string, string>;
 }
 
 export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): AgentResult<R> {
@@ -95,10 +101,11 @@ export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): A
     writeFileSync(join(dir, 'os-release'), opts.osRelease ?? 'ID=debian\n');
     const mesh = { ...opts.mesh, configDir: join(dir, 'etc') };
     const placementFile = join(mesh.configDir, 'placement');
-    if (opts.placement !== undefined) {
-      mkdirSync(mesh.configDir);
-      writeFileSync(placementFile, opts.placement);
-    }
+    const preset = { ...opts.configFiles, ...(opts.placement === undefined ? {} : { placement: opts.placement }) };
+    if (Object.keys(preset).length > 0) mkdirSync(mesh.configDir);
+    for (const [name, text] of Object.entries(preset)) writeFileSync(join(mesh.configDir, name), text);
+    const sysNet = join(dir, 'sys-class-net');
+    for (const link of opts.sysNet ?? []) mkdirSync(join(sysNet, link), { recursive: true });
     const mode = opts.mode ?? 'deploy';
     const plan = opts.plan ?? samplePlan(opts.files);
     // The node's named network namespaces: the one its facts name.
@@ -110,6 +117,7 @@ export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): A
       RF_RUN_DIR: join(dir, 'run'),
       RF_STATE_DIR: join(dir, 'state'),
       RF_LOG_DIR: join(dir, 'log'),
+      RF_SYS_NET: sysNet,
     };
     if (opts.facts?.here) facts.FACTS_HERE = factsDir(opts.facts.here);
     if (opts.facts?.ns) {
@@ -136,6 +144,9 @@ export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): A
       queries: read('queries'),
       stderr: r.stderr.toString(),
       placement: existsSync(placementFile) ? readFileSync(placementFile, 'utf8') : undefined,
+      configFiles: existsSync(mesh.configDir)
+        ? Object.fromEntries(readdirSync(mesh.configDir).map((name) => [name, readFileSync(join(mesh.configDir, name), 'utf8')]))
+        : {},
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

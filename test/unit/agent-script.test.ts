@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApplyReport } from '../../src/agent/report.js';
 import { sampleMesh, type MeshOverrides } from '../fixtures/mesh-settings.js';
+import { escapeRegExp } from '../fixtures/cli.js';
 import { PRIVATE_KEY } from './agent-fixture.js';
 import { runAgent as runOn, type AgentRun } from './agent-harness.js';
 
@@ -108,3 +109,33 @@ for (const record of ['', 'garbage', 'netns bad;name -\n', 'none - - extra words
     assert.doesNotMatch(log, /link (add|del) (dev )?rait/);
   });
 }
+
+test('what the agent makes besides links (VRFs, fwmark rules, namespaces) is recorded, and goes on down', () => {
+  const vrf = noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl', transitNamespace: 'vrf-ul' });
+  const up = runAgent({ mesh: vrf });
+  const table = /^ip link add vrf-ul type vrf table (\d+)$/m.exec(up.log)![1];
+  assert.equal(up.configFiles.made, `rule 54 ${table}\nrule6 54 ${table}\nvrf vrf-ovl\nvrf vrf-ul\n`);
+  const down = runAgent({ mesh: vrf, mode: 'down', configFiles: { made: up.configFiles.made! }, sysNet: ['vrf-ovl', 'vrf-ul'] });
+  assert.equal(down.report.ok, true, down.report.error);
+  for (const line of [
+    'ip link del dev vrf-ovl',
+    'ip link del dev vrf-ul',
+    `ip rule del fwmark 54 table ${table}`,
+    `ip -6 rule del fwmark 54 table ${table}`,
+  ]) {
+    assert.match(down.log, new RegExp(`^${escapeRegExp(line)}$`, 'm'));
+  }
+  assert.equal(down.configFiles.made, undefined);
+
+  const netns = noBabel({ isolation: 'netns', interfaceNamespace: 'mesh' });
+  const made = runAgent({ mesh: netns });
+  assert.match(made.log, /^ip netns add mesh\nip -n mesh link set lo up$/m);
+  assert.equal(made.configFiles.made, 'netns mesh\n');
+  // Still needed by the plan: kept. An operator's namespace the agent did not make: never removed.
+  const again = runAgent({ mesh: netns, configFiles: { made: 'netns mesh\n' }, facts: { ns: ['mesh', 'netns'] } });
+  assert.doesNotMatch(again.log, /netns del/);
+  const gone = runAgent({ mesh: netns, mode: 'down', configFiles: { made: 'netns mesh\n' }, facts: { ns: ['mesh', 'deployed'] } });
+  assert.doesNotMatch(gone.log, /netns del/, 'a namespace with links of someone else stays');
+  const theirs = runAgent({ mesh: netns, mode: 'down', facts: { ns: ['mesh', 'netns'] } });
+  assert.doesNotMatch(theirs.log, /netns del/);
+});

@@ -128,6 +128,12 @@ const cases: Case[] = [
     'nodes.a.vars.loopback',
     'fd00::a',
   ),
+  I(
+    'vrf with links enslaved to a VRF and babeld on: babeld cannot see them',
+    inventory({ mesh: 'isolation: vrf, interface_namespace: vrf-mesh' }),
+    'mesh.interface_namespace',
+    'vrf-mesh',
+  ),
   I('babeld.manage neither agent nor external', inventory({ mesh: 'babeld: { manage: systemd }' }), 'mesh.babeld.manage', 'systemd'),
   I('interface_prefix with ;', inventory({ mesh: 'interface_prefix: "wg;"' }), 'mesh.interface_prefix', 'wg;', ['deploy']),
   I('interface_prefix with a newline', inventory({ mesh: 'interface_prefix: "wg\\nx"' }), 'mesh.interface_prefix', 'interface_prefix'),

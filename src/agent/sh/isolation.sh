@@ -52,12 +52,18 @@ none_run() { "$@"; }
 # ---- netns: links are made in the transit namespace, so their UDP sockets stay there, then
 # moved into the interface namespace, where the overlay's routing (babeld) runs.
 
-# Where `ip netns add` mounts named namespaces (a test seam, like RF_OS_RELEASE).
+# Where `ip netns add` mounts named namespaces, and where sysfs lists this netns' links (test
+# seams, like RF_OS_RELEASE).
 NETNS_DIR=${RF_NETNS_DIR:-/run/netns}
+SYS_NET=${RF_SYS_NET:-/sys/class/net}
 
 netns_prepare() {
 	for ns in $TR_NS $IF_NS; do
-		[ -e "$NETNS_DIR/$ns" ] || cmd ip netns add "$ns"
+		[ -e "$NETNS_DIR/$ns" ] && continue
+		cmd ip netns add "$ns"
+		# A new namespace's loopback is down; what runs there (babeld) may need it.
+		cmd ip -n "$ns" link set lo up
+		made netns "$ns"
 	done
 	return 0
 }
@@ -82,10 +88,15 @@ vrf_prepare() {
 	ensure_vrf "$P_TRANSIT"
 	table=$(ip -d -o link show dev "$P_TRANSIT" 2>/dev/null | sed -n 's/.* vrf table \([0-9]*\).*/\1/p')
 	[ -n "$table" ] || table=$(vrf_table "$P_TRANSIT")
-	[ -n "$(ip rule list fwmark "$P_FWMARK" table "$table" 2>/dev/null)" ] ||
+	TRANSIT_TABLE=$table
+	[ -n "$(ip rule list fwmark "$P_FWMARK" table "$table" 2>/dev/null)" ] || {
 		cmd ip rule add fwmark "$P_FWMARK" table "$table"
-	[ -n "$(ip -6 rule list fwmark "$P_FWMARK" table "$table" 2>/dev/null)" ] ||
+		made rule "$P_FWMARK" "$table"
+	}
+	[ -n "$(ip -6 rule list fwmark "$P_FWMARK" table "$table" 2>/dev/null)" ] || {
 		cmd ip -6 rule add fwmark "$P_FWMARK" table "$table"
+		made rule6 "$P_FWMARK" "$table"
+	}
 	return 0
 }
 
@@ -96,9 +107,71 @@ vrf_run() { "$@"; }
 vrf_table() { printf '%s' "$1" | cksum | awk '{ print 1000 + $1 % 1000000 }'; }
 
 ensure_vrf() { # name
-	[ -d "/sys/class/net/$1" ] && return 0
+	[ -d "$SYS_NET/$1" ] && return 0
 	trace ip link add "$1" type vrf table "$(vrf_table "$1")" || return 0
 	ip link add "$1" type vrf table "$(vrf_table "$1")" ||
 		die "kernel has no VRF support (ip link add $1 type vrf failed)"
+	made vrf "$1"
 	cmd ip link set dev "$1" up
+}
+
+# ---- What the agent made besides links: namespaces, VRF devices, fwmark rules. Recorded in
+# <config_dir>/made ("kind name [table]" lines) so that they go again once no plan needs them
+# (down, or a move elsewhere), and nothing the operator made is ever removed.
+
+# The transit VRF's table, once vrf_prepare has looked it up.
+TRANSIT_TABLE=
+MADE_NEW=
+
+made() { # kind name [table]
+	MADE_NEW="$MADE_NEW$*
+"
+}
+
+# The plan still needs it.
+still_needed() { # kind name [table]
+	[ "$MODE" = down ] && return 1
+	case $P_ISOLATION:$1 in
+	netns:netns | vrf:vrf) [ "$2" = "$P_IFNS" ] || [ "$2" = "$P_TRANSIT" ] ;;
+	vrf:rule | vrf:rule6) [ "$2" = "$P_FWMARK" ] && [ "$3" = "$TRANSIT_TABLE" ] ;;
+	*) return 1 ;;
+	esac
+}
+
+# Removes one made thing when nothing of anyone else's is in it; false when it stays.
+unmake() { # kind name [table]
+	case $1 in
+	netns)
+		[ -e "$NETNS_DIR/$2" ] || return 0
+		[ "$(ip -n "$2" -o link show 2>/dev/null | grep -vc ': lo:')" = 0 ] || return 1
+		try ip netns del "$2"
+		;;
+	vrf)
+		[ -d "$SYS_NET/$2" ] || return 0
+		[ -z "$(ip -o link show master "$2" 2>/dev/null)" ] || return 1
+		try ip link del dev "$2"
+		;;
+	rule) try ip rule del fwmark "$2" table "$3" ;;
+	rule6) try ip -6 rule del fwmark "$2" table "$3" ;;
+	*) return 0 ;;
+	esac
+}
+
+# After the links and babeld: what was made for an earlier plan and is no longer needed goes.
+sync_made() {
+	sm_file=$P_CONFIG_DIR/made
+	[ -n "$MADE_NEW" ] || [ -f "$sm_file" ] || return 0
+	sm_keep=
+	{ cat "$sm_file" 2>/dev/null; printf '%s' "$MADE_NEW"; } | sort -u >"$STAGE/made.all"
+	while read -r sm_kind sm_name sm_table; do
+		[ -n "$sm_kind" ] || continue
+		if still_needed "$sm_kind" "$sm_name" "$sm_table" || ! unmake "$sm_kind" "$sm_name" "$sm_table"; then
+			sm_keep="$sm_keep$sm_kind $sm_name${sm_table:+ $sm_table}
+"
+		fi
+	done <"$STAGE/made.all"
+	[ "$DRY" = 1 ] && return 0
+	printf '%s' "$sm_keep" >"$STAGE/made"
+	cmp -s "$STAGE/made" "$sm_file" && return 0
+	if [ -s "$STAGE/made" ]; then write_atomic "$sm_file" 0644 <"$STAGE/made"; else cmd rm -f "$sm_file"; fi
 }

@@ -68,6 +68,7 @@ apply() {
 	leave_old_placement
 	sync_links
 	sync_babeld
+	sync_made
 	record_placement
 	record_run
 }
