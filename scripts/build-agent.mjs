@@ -23,6 +23,7 @@ export const PARTS = [
   'links', // create, configure and delete WireGuard links
   'placement', // the record of where the links live, and moving them
   'babeld', // the routing daemon and its control socket
+  'persist', // the agent and its units on the node: apply at boot and to heal
   'status', // the status report
   'main', // entry points
 ];

@@ -7,10 +7,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
 import { NODE_FILES, type NodePlan } from '../mesh/types.js';
-import type { AgentMode } from './report.js';
+import type { RemoteMode } from './report.js';
 
 /** The plan file: one `key value` line each; values never contain whitespace; `-` = empty. */
-export function planFile(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): string {
+export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): string {
   const entries: [string, string | number][] = [
     ['version', 2],
     ['family', plan.node.addressFamily],
@@ -46,8 +46,8 @@ function token(field: string, value: string | number): string {
   return s;
 }
 
-/** The files written by rf_payload(), by staged name. Only deploy and check carry files (and the key). */
-function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): [string, string][] {
+/** The files written by rf_payload() beside the agent, by staged name. Only deploy and check carry files (and the key). */
+function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): [string, string][] {
   const files: [string, string][] = [['plan', planFile(plan, mesh, mode)]];
   if (mode !== 'deploy' && mode !== 'check') return files;
   for (const name of NODE_FILES) {
@@ -59,18 +59,20 @@ function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: AgentMode): [str
 }
 
 /**
- * The agent's stdin: `rf_payload() { ... }` writing each file with a quoted here-document, then the
- * agent script. The delimiter is drawn again until it occurs in none of the files, so no file can
- * end the here-document early.
+ * What `sh -s` reads on the node: `rf_payload() { ... }` writing each file — the plan, the files the
+ * mode needs and the agent itself — with a quoted here-document into a new private directory, then
+ * `exec sh` of that agent with the mode. The node thus runs the very file deploy leaves it, and a
+ * payload cut off in transfer is an unfinished function: nothing runs. The delimiter is drawn again
+ * until it occurs in none of the files, so no file can end the here-document early.
  */
 export function buildPayload(
   plan: NodePlan,
   mesh: MeshSettings,
-  mode: AgentMode,
+  mode: RemoteMode,
   agentScript: string,
   randomHex: () => string = () => randomBytes(8).toString('hex'),
 ): string {
-  const files = payloadFiles(plan, mesh, mode);
+  const files: [string, string][] = [...payloadFiles(plan, mesh, mode), [AGENT_FILE, agentScript]];
   let delimiter: string;
   do {
     const hex = randomHex();
@@ -78,8 +80,21 @@ export function buildPayload(
     delimiter = `RF_EOF_${hex}`;
   } while (files.some(([, text]) => text.includes(delimiter)));
   const parts = files.map(([name, text]) => hereDoc(name, text, delimiter));
-  return `rf_payload() {\n${parts.join('')}}\n${agentScript}`;
+  return `rf_payload() {\n${parts.join('')}}\n${RUN_STAGED}`;
 }
+
+/** The agent's file name, in the stage and in config_dir. */
+export const AGENT_FILE = 'rait-fleet-agent';
+
+/** Stages the payload privately and hands over to the staged agent, which removes the stage when it ends. */
+const RUN_STAGED = `rf_run() {
+\tumask 077
+\trf_stage=$(mktemp -d) || exit 1
+\trf_payload "$rf_stage" || { rm -rf "$rf_stage"; exit 1; }
+\texec sh "$rf_stage/${AGENT_FILE}" "$@" --stage "$rf_stage"
+}
+rf_run "$@"
+`;
 
 function hereDoc(name: string, text: string, delimiter: string): string {
   const target = `"$1/${name}"`;
@@ -90,7 +105,7 @@ function hereDoc(name: string, text: string, delimiter: string): string {
 }
 
 /** The remote command line; the mode and flags are fixed words, never user input. */
-export function agentCommand(mode: AgentMode, opts: { verbose: boolean; become: boolean }): string {
+export function agentCommand(mode: RemoteMode, opts: { verbose: boolean; become: boolean }): string {
   const words = ['sh', '-s', '--', mode];
   if (opts.verbose) words.push('-v');
   if (opts.become) words.unshift('sudo', '-n');

@@ -2,9 +2,12 @@
  * What the node agent (rait-fleet-agent, docs/agent-protocol.md) prints: exactly one JSON document on
  * stdout. Replies come from remote machines and are untrusted: parse them with parseReport() (validate.ts).
  */
-import type { NodeFileName } from '../mesh/types.js';
+import { NODE_FILES } from '../mesh/types.js';
 
-export type AgentMode = 'deploy' | 'check' | 'down' | 'status';
+/** What the agent does: the first four over SSH; apply on the node alone (boot, heal: see persist.sh). */
+export type AgentMode = 'deploy' | 'check' | 'down' | 'status' | 'apply';
+/** The modes rait-fleet runs over SSH. */
+export type RemoteMode = Exclude<AgentMode, 'apply'>;
 export type WireGuardImpl = 'kernel' | 'wireguard-go';
 
 export interface LinkChanges {
@@ -21,8 +24,11 @@ export interface LinkFailure {
   error: string;
 }
 
+/** Files a deploy installs on a node: the plan's files and the agent itself (beside the plan). */
+export const INSTALLED_FILES = [...NODE_FILES, 'rait-fleet-agent'] as const;
+
 export interface FileChange {
-  name: NodeFileName;
+  name: (typeof INSTALLED_FILES)[number];
   changed: boolean;
   /** check mode only: unified diff (old -> new), private key redacted. */
   diff?: string;
@@ -52,13 +58,18 @@ export type BabeldAction = (typeof BABELD_ACTIONS)[number];
 export const babeldChanged = (action: BabeldAction): boolean => !['unchanged', 'disabled', 'not-running'].includes(action);
 
 /** Result of deploy, check (dry run) and down. */
+/** How the mesh comes back on a node after a reboot: systemd units the agent installed, or nothing. */
+export type PersistenceVia = 'systemd' | 'none';
+
 export interface ApplyReport {
   agent: 1;
-  mode: 'deploy' | 'check' | 'down';
+  mode: 'deploy' | 'check' | 'down' | 'apply';
   ok: boolean;
   /** Set when ok is false: what failed, in plain words (names the missing program and package). */
   error?: string;
   wireguard?: WireGuardImpl;
+  /** deploy and check: what brings the mesh back after a reboot. */
+  persistence?: PersistenceVia;
   files: FileChange[];
   links: LinkChanges;
   babeld: BabeldAction;
@@ -110,6 +121,21 @@ export interface StatusReport {
     neighbours: BabelNeighbour[];
     routes: number;
   };
+  persistence: NodePersistence;
+}
+
+/** What a node does on its own: the units that apply its plan at boot and heal it, and its recent runs. */
+export interface NodePersistence {
+  via: PersistenceVia;
+  /** The boot unit is enabled. */
+  enabled: boolean;
+  /** When apply last ran on the node alone (unix seconds), and why; null when never. */
+  lastRun: number | null;
+  lastKind: 'boot' | 'heal' | 'manual' | null;
+  /** Heals in the last 24 h that had to make or fix links: more than one means something keeps breaking. */
+  healsChanged: number;
+  /** The links the last such heal made or fixed, comma-separated. */
+  lastHealChange: string;
 }
 
 export type AgentReport = ApplyReport | StatusReport;

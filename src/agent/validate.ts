@@ -2,9 +2,9 @@
  * The agent's reply comes from a remote machine: check every field before anyone uses it.
  * parseReport() returns a freshly built report holding only the known fields.
  */
-import { NODE_FILES } from '../mesh/types.js';
 import {
   BABELD_ACTIONS,
+  INSTALLED_FILES,
   type AgentMode,
   type AgentReport,
   type ApplyReport,
@@ -13,6 +13,8 @@ import {
   type LinkChanges,
   type LinkFailure,
   type LinkState,
+  type NodePersistence,
+  type PersistenceVia,
   type StatusReport,
   type WireGuardImpl,
 } from './report.js';
@@ -86,6 +88,7 @@ function oneOf<T extends string>(values: readonly T[]) {
 }
 
 const wireguardImpl = oneOf<WireGuardImpl>(['kernel', 'wireguard-go']);
+const persistenceVia = oneOf<PersistenceVia>(['systemd', 'none']);
 
 /** Fields shared by both report kinds; `error` is required when ok is false. */
 function head(o: Obj, mode: AgentMode) {
@@ -112,7 +115,7 @@ function fileChange(v: unknown, path: string): FileChange {
   const o = obj(v, path);
   const diff = optional(o.diff, `${path}.diff`, str);
   return {
-    name: oneOf(NODE_FILES)(o.name, `${path}.name`),
+    name: oneOf(INSTALLED_FILES)(o.name, `${path}.name`),
     changed: bool(o.changed, `${path}.changed`),
     ...(diff !== undefined && { diff }),
   };
@@ -136,9 +139,11 @@ function linkFailure(v: unknown, path: string): LinkFailure {
 }
 
 function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
+  const persistence = optional(o.persistence, 'persistence', persistenceVia);
   return {
     ...head(o, mode),
     mode,
+    ...(persistence !== undefined && { persistence }),
     files: arr(o.files, 'files', fileChange),
     links: linkChanges(o.links, 'links'),
     babeld: oneOf(BABELD_ACTIONS)(o.babeld, 'babeld'),
@@ -177,6 +182,18 @@ function neighbour(v: unknown, path: string): BabelNeighbour {
   };
 }
 
+function nodePersistence(v: unknown, path: string): NodePersistence {
+  const o = obj(v, path);
+  return {
+    via: persistenceVia(o.via, `${path}.via`),
+    enabled: bool(o.enabled, `${path}.enabled`),
+    lastRun: o.lastRun === null ? null : int(o.lastRun, `${path}.lastRun`),
+    lastKind: o.lastKind === null ? null : oneOf(['boot', 'heal', 'manual'] as const)(o.lastKind, `${path}.lastKind`),
+    healsChanged: int(o.healsChanged, `${path}.healsChanged`),
+    lastHealChange: str(o.lastHealChange, `${path}.lastHealChange`),
+  };
+}
+
 function statusReport(o: Obj): StatusReport {
   const common = head(o, 'status');
   const versions = obj(o.versions, 'versions');
@@ -195,6 +212,7 @@ function statusReport(o: Obj): StatusReport {
     linkErrors: Object.fromEntries(
       Object.entries(obj(o.linkErrors, 'linkErrors')).map(([name, e]) => [printable(name), reason(e, `linkErrors.${printable(name)}`)]),
     ),
+    persistence: nodePersistence(o.persistence, 'persistence'),
     babel: {
       running: bool(babel.running, 'babel.running'),
       configHash: babel.configHash === null ? null : str(babel.configHash, 'babel.configHash'),

@@ -36,7 +36,11 @@ export async function runRender(inventoryArg: string | undefined, flags: RenderF
 function selectFiles(files: NodeFiles, only: RenderFlags['file']): string {
   if (only) {
     const text = files[only];
-    if (text === undefined) throw new InputError('babeld is disabled in this inventory', { field: '--file' });
+    if (text === undefined) {
+      const why =
+        only === 'babeld.conf' ? 'babeld is disabled in this inventory' : 'mesh.heal_interval is 0 in this inventory: no heal units';
+      throw new InputError(why, { field: '--file' });
+    }
     return text;
   }
   return NODE_FILES.filter((f) => files[f] !== undefined)

@@ -39,6 +39,7 @@ const MESH_KEYS = [
   'interface_namespace',
   'transit_namespace',
   'config_dir',
+  'heal_interval',
   'babeld',
 ] as const;
 const BABELD_KEYS = ['enabled', 'manage', 'template', 'config_path', 'socket', 'hello_interval'] as const;
@@ -141,6 +142,7 @@ function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
     interfaceNamespace,
     transitNamespace: entryOr(m, 'transit_namespace', namespace, ''),
     configDir,
+    healInterval: entryOr(m, 'heal_interval', (f) => r.integer(f, 0, 86400), 300),
     babeld,
   };
 }

@@ -35,6 +35,8 @@ export interface MeshSettings {
   /** netns/vrf holding the WireGuard UDP sockets; "" = current namespace. */
   transitNamespace: string;
   configDir: string;
+  /** Seconds between heals (rait-fleet-agent apply on the node, from a systemd timer); 0: none. */
+  healInterval: number;
   babeld: BabeldSettings;
 }
 

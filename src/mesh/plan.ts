@@ -4,6 +4,7 @@ import type { Inventory, Node } from '../inventory/types.js';
 import type { FleetState, NodeKeys } from '../state/types.js';
 import { keySeed, linkLocal, type KeySeed } from './link-local.js';
 import { peersConf, raitConf } from './rait-conf.js';
+import { systemdUnits } from './units.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope, type SharedScope } from './template.js';
 import type { TemplateTexts } from './templates.js';
 import type { Link, NodeFiles, NodePlan, Plan } from './types.js';
@@ -32,11 +33,12 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
     return { node, keys, seed: keySeed(keys.publicKey), ifname: mesh.interfacePrefix + keys.sendPort };
   });
   const peers = peersConf(members);
+  const units = systemdUnits(mesh);
   const nodes: NodePlan[] = members.map((self) => {
     const np = { node: self.node, keys: self.keys } as NodePlan;
     memoise(np, 'links', () => linksOf(self, members));
     memoise(np, 'files', (): NodeFiles => {
-      const files: NodeFiles = { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers };
+      const files: NodeFiles = { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers, ...units };
       if (babeld) files['babeld.conf'] = babeld(np);
       return files;
     });

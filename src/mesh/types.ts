@@ -19,15 +19,22 @@ export interface Link {
   linkLocal: string;
 }
 
-/** The files a node gets, in the order they are shown; babeld.conf only when babeld is enabled. */
-export const NODE_FILES = ['rait.conf', 'peers.conf', 'babeld.conf'] as const;
+/** The config files a node gets: status checks these for drift. babeld.conf only when babeld is enabled. */
+export const CONFIG_FILES = ['rait.conf', 'peers.conf', 'babeld.conf'] as const;
+/** The systemd units that apply the plan at boot and heal it (installed where systemd runs); no timer with heal_interval 0. */
+export const UNIT_FILES = ['rait-fleet.service', 'rait-fleet-heal.service', 'rait-fleet-heal.timer'] as const;
+/** Every file a node gets from its plan, in the order they are shown. */
+export const NODE_FILES = [...CONFIG_FILES, ...UNIT_FILES] as const;
 export type NodeFileName = (typeof NODE_FILES)[number];
 
-/** The files a node gets, by name in config_dir (babeld.conf goes to mesh.babeld.configPath). */
+/** The files a node gets, by name in config_dir (babeld.conf goes to mesh.babeld.configPath; units to systemd's directory). */
 export interface NodeFiles {
   'rait.conf': string;
   'peers.conf': string;
   'babeld.conf'?: string;
+  'rait-fleet.service': string;
+  'rait-fleet-heal.service'?: string;
+  'rait-fleet-heal.timer'?: string;
 }
 
 export interface NodePlan {

@@ -2,7 +2,7 @@
 // Shared by deploy, down and status so every command talks to nodes the same way.
 import type { MeshSettings, Node } from '../inventory/types.js';
 import type { NodePlan, Plan } from '../mesh/types.js';
-import type { AgentMode, ApplyReport, StatusReport } from '../agent/report.js';
+import type { RemoteMode, ApplyReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
 import { closeAll, connect, isSudoPasswordError, loadCredentials, targetOf } from '../ssh/index.js';
@@ -17,7 +17,7 @@ interface AgentRunOptions {
   timeoutMs?: number;
 }
 
-const STEP: Record<AgentMode, string> = {
+const STEP: Record<RemoteMode, string> = {
   deploy: 'applying plan',
   check: 'comparing with plan',
   down: 'removing links',
@@ -27,7 +27,7 @@ const STEP: Record<AgentMode, string> = {
 let agentScript: string | undefined;
 
 /** Runs the agent in `mode` on one node and returns its validated report. */
-async function runAgent(np: NodePlan, mesh: MeshSettings, mode: AgentMode, o: AgentRunOptions): Promise<ApplyReport | StatusReport> {
+async function runAgent(np: NodePlan, mesh: MeshSettings, mode: RemoteMode, o: AgentRunOptions): Promise<ApplyReport | StatusReport> {
   agentScript ??= loadAgentScript();
   o.setStep('connecting');
   const conn = await connect(np.node);
@@ -83,7 +83,7 @@ export async function runAgentOnFleet(
 export async function runAgentOnFleet(
   plan: Plan,
   selected: Node[],
-  mode: AgentMode,
+  mode: RemoteMode,
   o: FleetAgentOptions,
 ): Promise<Map<string, TaskResult<ApplyReport | StatusReport>>> {
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));

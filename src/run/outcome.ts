@@ -1,5 +1,12 @@
 // What happened on each node, reduced to the words the summary and --json use. Pure.
-import { babeldChanged, type ApplyReport, type BabeldAction, type FileChange, type LinkChanges } from '../agent/report.js';
+import {
+  babeldChanged,
+  type ApplyReport,
+  type BabeldAction,
+  type FileChange,
+  type LinkChanges,
+  type PersistenceVia,
+} from '../agent/report.js';
 import { isUnreachable } from '../ssh/index.js';
 import type { TaskResult } from './task-result.js';
 
@@ -15,6 +22,8 @@ export interface NodeOutcome {
   error?: string;
   /** What the agent wants a person to know beside the result (e.g. a sysctl it raised). */
   notes?: string[];
+  /** What brings the mesh back after the node reboots. */
+  persistence?: PersistenceVia;
   ms: number;
 }
 
@@ -28,7 +37,16 @@ export function outcomeOf(node: string, run: TaskResult<ApplyReport>): NodeOutco
     };
   }
   const r = run.value;
-  const base = { node, links: r.links, files: r.files, babeld: r.babeld, wireguard: r.wireguard, notes: r.notes, ms: run.ms };
+  const base = {
+    node,
+    links: r.links,
+    files: r.files,
+    babeld: r.babeld,
+    wireguard: r.wireguard,
+    persistence: r.persistence,
+    notes: r.notes,
+    ms: run.ms,
+  };
   if (!r.ok) return { ...base, result: 'failed', error: r.error ?? 'agent reported failure' };
   // The node did all it could; the links it could not make right fail it, with their reasons.
   if (r.links.failed.length > 0) {

@@ -3,7 +3,7 @@ import type { BabelNeighbour, StatusReport } from '../agent/report.js';
 import type { Link, NodePlan, Plan } from '../mesh/types.js';
 import type { Fault, LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 import { describeFault, endRank } from './faults.js';
-import { describeProblems, type FaultyLink } from './problems.js';
+import { bootUnitOff, describeProblems, keepsHealing, type FaultyLink } from './problems.js';
 import { driftedFiles, runsOtherConfig } from './drift.js';
 
 /**
@@ -59,7 +59,7 @@ export function analyzeMesh(
   const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!));
   const links = cells.map((c) => c.health);
   const healthy =
-    nodes.every((n) => n.error === undefined && !n.drift && n.linkErrors.length === 0) &&
+    nodes.every((n) => n.error === undefined && !n.drift && n.linkErrors.length === 0 && !keepsHealing(n) && !bootUnitOff(n)) &&
     links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
   const faults: FaultyLink[] = cells.flatMap((c) =>
@@ -171,6 +171,7 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     extraInterfaces: [],
     babeldStale: false,
     linkErrors: [],
+    persistence: null,
     error,
   });
   if (probe.kind !== 'report') return unreported(probe.kind === 'failed', probe.reason);
@@ -195,5 +196,6 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     extraInterfaces,
     babeldStale,
     linkErrors,
+    persistence: r.persistence,
   };
 }

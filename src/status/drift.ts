@@ -1,16 +1,18 @@
 // Config drift: the files a node has against the files the plan gives it, compared by sha256.
 // Pure but for a memo of the hashes.
 import { createHash } from 'node:crypto';
-import type { NodeFiles } from '../mesh/types.js';
+import { CONFIG_FILES, type NodeFiles } from '../mesh/types.js';
 import type { DriftedFile } from './types.js';
 
 /**
  * `reported` is the agent's configHashes (file name -> sha256 hex). Files the node has beyond the
- * plan's are not drift: config_dir may hold the operator's own files.
+ * plan's are not drift: config_dir may hold the operator's own files. Only config files count: the
+ * units are installed only where systemd runs (status reports persistence on its own).
  */
 export function driftedFiles(planned: NodeFiles, reported: Readonly<Record<string, string>>): DriftedFile[] {
   const drifted: DriftedFile[] = [];
-  for (const [name, content] of Object.entries(planned)) {
+  for (const name of CONFIG_FILES) {
+    const content = planned[name];
     if (content === undefined) continue;
     const actual = reported[name];
     if (actual === undefined) drifted.push({ name, change: 'missing' });

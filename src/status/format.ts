@@ -27,8 +27,9 @@ function nodeTable(nodes: NodeHealth[]): string {
     n.babelNeighbours === null ? '-' : String(n.babelNeighbours),
     n.routes === null ? '-' : String(n.routes),
     n.linksUp === null ? '-' : n.drift ? 'yes' : 'no',
+    n.persistence === null ? '-' : n.persistence.via === 'systemd' && !n.persistence.enabled ? 'systemd (off)' : n.persistence.via,
   ]);
-  return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift'], rows);
+  return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift', 'boot'], rows);
 }
 
 /** The mark of the row node's interface towards the column node. */

@@ -39,6 +39,12 @@ export function describeProblems(facts: ProblemFacts): string[] {
   return [...facts.nodes.flatMap((n) => nodeProblems(n, facts)), ...linkProblems(facts)];
 }
 
+/** systemd runs the node, but the unit that applies its plan at boot is not enabled. */
+export const bootUnitOff = (n: NodeHealth): boolean => n.persistence?.via === 'systemd' && !n.persistence.enabled;
+
+/** One heal that had to change something is what heals are for; a second in a day is a pattern. */
+export const keepsHealing = (n: NodeHealth): boolean => (n.persistence?.healsChanged ?? 0) >= 2;
+
 const unreachable = (n: NodeHealth): string => `${n.node}: unreachable — ${n.error ?? 'no reason given'}`;
 
 function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): string[] {
@@ -51,6 +57,16 @@ function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): str
   }
   if (n.extraInterfaces.length > 0) {
     lines.push(`${n.node}: interfaces not in the plan (${n.extraInterfaces.join(', ')}) — run deploy to remove them`);
+  }
+  if (keepsHealing(n)) {
+    const p = n.persistence!;
+    lines.push(
+      `${n.node}: healed itself ${p.healsChanged} times in the last 24 h (last it made or fixed: ${p.lastHealChange || 'babeld'}) — ` +
+        'something keeps breaking there: look at its wireguard-go and babeld (/var/log/rait-fleet/babeld.log)',
+    );
+  }
+  if (bootUnitOff(n)) {
+    lines.push(`${n.node}: the unit that brings the mesh back at boot (rait-fleet.service) is not enabled — run deploy`);
   }
   if (n.babeldStale) lines.push(`${n.node}: babeld runs an older babeld.conf than the deployed one — run deploy to restart it`);
   for (const e of n.linkErrors) {

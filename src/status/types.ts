@@ -2,7 +2,7 @@
  * The health of the mesh as `rait-fleet status` reports it: the plan compared with what the nodes say.
  * Plain data (what --json prints); never holds keys or anything else secret.
  */
-import type { StatusReport } from '../agent/report.js';
+import type { NodePersistence, StatusReport } from '../agent/report.js';
 
 /** Why a planned link is not up, as data (faults.ts puts it into words). */
 export type Fault =
@@ -76,6 +76,8 @@ export interface NodeHealth {
   babeldStale: boolean;
   /** Links the last deploy could not make right, with the agent's reason. */
   linkErrors: { interface: string; peer?: string; reason: string }[];
+  /** What brings the node's mesh back after a reboot, and what it did on its own; null when it did not report. */
+  persistence: NodePersistence | null;
   error?: string;
 }
 

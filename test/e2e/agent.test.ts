@@ -13,7 +13,8 @@ import type { Isolation, MeshSettings, Node } from '../../src/inventory/types.js
 import type { NodePlan } from '../../src/mesh/types.js';
 import { buildPayload, loadAgentScript } from '../../src/agent/payload.js';
 import { parseReport } from '../../src/agent/validate.js';
-import type { AgentMode, ApplyReport, StatusReport } from '../../src/agent/report.js';
+import type { RemoteMode, ApplyReport, StatusReport } from '../../src/agent/report.js';
+import { systemdUnits } from '../../src/mesh/units.js';
 
 const ID = String(process.pid % 10000);
 const BRIDGE = `rfa${ID}br`;
@@ -46,6 +47,7 @@ function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
     interfaceNamespace: isolation === 'netns' ? 'ovl' : '',
     transitNamespace: '',
     configDir,
+    healInterval: 300,
     babeld: {
       enabled: true,
       manage: 'agent',
@@ -83,19 +85,20 @@ function plan(i: number, peers: number[]): NodePlan {
           'default type tunnel link-quality true split-horizon false rxcost 32 hello-interval 2',
           ...links.map((l) => `interface ${l.name}`),
         ].join('\n') + '\n',
+      ...systemdUnits(mesh(i, 'none')),
     },
   };
 }
 
 /** Run the agent on node i and return its validated report. */
-function agent(i: number, mode: AgentMode, opts: { peers?: number[]; isolation?: Isolation; mtu?: number } = {}) {
+function agent(i: number, mode: RemoteMode, opts: { peers?: number[]; isolation?: Isolation; mtu?: number } = {}) {
   const payload = buildPayload(plan(i, opts.peers ?? NODES), mesh(i, opts.isolation ?? 'none', opts.mtu), mode, script);
   const r = spawnSync('nsenter', ['-t', String(holders.get(i)), '-m', '-n', 'sh', '-s', '--', mode], { input: payload, encoding: 'utf8' });
   assert.equal(r.status, 0, `agent on n${i}: ${r.stderr}`);
   assert.ok(!r.stdout.includes(keys.get(i)!.priv) && !r.stderr.includes(keys.get(i)!.priv), 'private key in agent output');
   return { report: parseReport(r.stdout, mode), stdout: r.stdout };
 }
-const apply = (i: number, mode: AgentMode, opts?: Parameters<typeof agent>[2]) => agent(i, mode, opts).report as ApplyReport;
+const apply = (i: number, mode: RemoteMode, opts?: Parameters<typeof agent>[2]) => agent(i, mode, opts).report as ApplyReport;
 const status = (i: number, isolation: Isolation = 'none') => agent(i, 'status', { isolation }).report as StatusReport;
 
 /** A command in node i's view (its netns and private mounts). */
@@ -207,8 +210,8 @@ test('deploy, re-deploy, remove, check, status, down — isolation none', async 
   const again = apply(1, 'deploy');
   assert.deepEqual(again.links, { added: [], updated: [], removed: [], kept: ['rait50002', 'rait50003'], failed: [] });
   assert.deepEqual(
-    again.files.map((f) => f.changed),
-    [false, false, false],
+    again.files.map((f) => `${f.name} ${f.changed}`),
+    ['rait.conf false', 'peers.conf false', 'babeld.conf false', 'rait-fleet-agent false'],
   );
   assert.equal(again.babeld, 'unchanged');
   assert.equal(facts(), before, 'babeld, wireguard-go and handshakes untouched');

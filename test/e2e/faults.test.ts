@@ -96,7 +96,8 @@ function agentsRunning(nodes: LabNode[]): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'latin1').startsWith('sh\0-s\0--\0deploy')) continue;
+      // The payload as sh reads it, or the agent it hands over to (sh <stage>/rait-fleet-agent deploy …).
+      if (!/^sh\0(-s\0--\0|[^\0]*\/rait-fleet-agent\0)deploy\0/.test(readFileSync(`/proc/${entry}/cmdline`, 'latin1'))) continue;
       if (nets.has(readlinkSync(`/proc/${entry}/ns/net`))) pids.push(Number(entry));
     } catch {
       // gone meanwhile

@@ -67,7 +67,7 @@ export function expectedLinkFacts(lab: Lab, state: FleetState, node: string, mtu
 /** The node's /etc/rait as the host sees it (the node's /etc is an overlay with this upper dir). */
 export const configDir = (node: LabNode): string => join(node.dir, 'etc', 'upper', 'rait');
 
-const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement', 'plan'];
+const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement', 'plan', 'rait-fleet-agent'];
 
 /**
  * Everything wrong with a node's config_dir: temp files, unknown names, files that do not parse or are
@@ -90,6 +90,12 @@ export function configDirProblems(node: LabNode): string[] {
     if (name === 'placement') {
       // The agent's record of what it made: "isolation interface_ns transit_ns prefix group".
       if (!/^(none|netns|vrf) \S+ \S+ \S+ \d+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
+      continue;
+    }
+    if (name === 'rait-fleet-agent') {
+      // The agent a deploy leaves: the built script, complete and executable.
+      if (!text.startsWith('#!/bin/sh\n') || !text.endsWith('main "$@"\n')) problems.push(`${node.name}: rait-fleet-agent is cut short`);
+      if ((statSync(path).mode & 0o777) !== 0o755) problems.push(`${node.name}: rait-fleet-agent is not 0755`);
       continue;
     }
     if (name === 'plan') {

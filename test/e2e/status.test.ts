@@ -98,7 +98,8 @@ describe('status of a 4-node lab', () => {
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.deepEqual(matrixOf(r.stdout, NODES), FULL_MESH);
     assert.match(r.stdout, LEGEND);
-    for (const n of NODES) assert.match(r.stdout, new RegExp(`^${n}\\s+ok\\s+3/3\\s+3\\s+\\d+\\s+no$`, 'm'));
+    // The lab has no systemd: nothing brings a node's mesh back at boot but the agent run by hand.
+    for (const n of NODES) assert.match(r.stdout, new RegExp(`^${n}\\s+ok\\s+3/3\\s+3\\s+\\d+\\s+no\\s+none$`, 'm'));
     assert.match(r.stdout, /^healthy: 12 links up, no drift$/m);
   });
 
@@ -191,8 +192,8 @@ describe('status of a 4-node lab', () => {
     assert.deepEqual(doc.problems, ['n3: config drift — deployed files differ from the plan (peers.conf differs), run deploy']);
     const text = await status();
     assert.equal(text.code, 1);
-    assert.match(text.stdout, /^n3\s+ok\s+3\/3\s+3\s+\d+\s+yes$/m);
-    assert.match(text.stdout, /^n2\s+ok\s+3\/3\s+3\s+\d+\s+no$/m);
+    assert.match(text.stdout, /^n3\s+ok\s+3\/3\s+3\s+\d+\s+yes\s+none$/m);
+    assert.match(text.stdout, /^n2\s+ok\s+3\/3\s+3\s+\d+\s+no\s+none$/m);
 
     await deploy();
     const cleared = await statusJson();
@@ -251,7 +252,7 @@ describe('status of a 4-node lab', () => {
     assert.equal(r.code, 1);
     assert.ok(took < bound, `status took ${took} ms with n4's sshd gone`);
     assert.deepEqual(matrixOf(r.stdout, NODES), { ...FULL_MESH, n4: ['?', '?', '?', '·'] });
-    assert.match(r.stdout, /^n4\s+unreachable\s+-\/3\s+-\s+-\s+-$/m);
+    assert.match(r.stdout, /^n4\s+unreachable\s+-\/3\s+-\s+-\s+-\s+-$/m);
     check((await statusJson()).doc, /refused/);
   });
 

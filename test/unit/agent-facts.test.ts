@@ -6,27 +6,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { parseInventory } from '../../src/inventory/load.js';
-import { planMesh } from '../../src/mesh/plan.js';
-import type { NodePlan } from '../../src/mesh/types.js';
-import type { MeshSettings } from '../../src/inventory/types.js';
-import { parseState } from '../../src/state/codec.js';
 import type { ApplyReport, StatusReport } from '../../src/agent/report.js';
-import { factsDir, runAgent, type AgentRun } from './agent-harness.js';
-
-const stateFile = `${factsDir('.')}/state.toml`;
-const state = parseState(stateFile, readFileSync(stateFile, 'utf8'));
-/** n1's interface towards each peer, as the lab named them. */
-const link = JSON.parse(readFileSync(`${factsDir('.')}/links.json`, 'utf8')) as Record<'n2' | 'n3' | 'n4', string>;
-
-/** The plan of n1 in the recorded lab (hosts as `lab up --subnet 10.231.250.0/24` gave them). */
-function n1Plan(mesh = ''): { plan: NodePlan; mesh: MeshSettings } {
-  const nodes = [1, 2, 3, 4].map((i) => `  n${i}: { host: 10.231.250.${i} }`).join('\n');
-  const inventory = parseInventory('/facts/inventory.yaml', `mesh:\n  babeld: { enabled: false }\n${mesh}nodes:\n${nodes}\n`);
-  const plan = planMesh(inventory, state, {});
-  return { plan: plan.nodes[0]!, mesh: plan.mesh };
-}
+import { runAgent, type AgentRun } from './agent-harness.js';
+import { link, n1Plan, state } from './recorded-node.js';
 
 function deploy(facts: AgentRun['facts'], opts: Partial<AgentRun> = {}) {
   return runAgent<ApplyReport>({ ...n1Plan(), facts, ...opts });

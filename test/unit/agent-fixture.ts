@@ -23,6 +23,7 @@ export function samplePlan(files: Partial<NodePlan['files']> = {}): NodePlan {
       'rait.conf': `PrivateKey = "${PRIVATE_KEY}"\nSendPort = 50001\n`,
       'peers.conf': `[[Peers]]\nPublicKey = "${PEER_KEYS[0]}"\n`,
       'babeld.conf': 'local-path-readwrite /run/babeld.ctl\ninterface rait50002\ninterface rait50003\n',
+      'rait-fleet.service': '[Service]\nExecStart=/etc/rait/rait-fleet-agent apply --boot\n',
       ...files,
     },
   };

@@ -13,7 +13,7 @@ import type { MeshSettings } from '../../src/inventory/types.js';
 import type { NodePlan } from '../../src/mesh/types.js';
 import { buildPayload, loadAgentScript } from '../../src/agent/payload.js';
 import { parseReport } from '../../src/agent/validate.js';
-import type { AgentMode, AgentReport } from '../../src/agent/report.js';
+import type { AgentMode, AgentReport, RemoteMode } from '../../src/agent/report.js';
 import { samplePlan } from './agent-fixture.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
@@ -45,31 +45,45 @@ const TOOLS = [
   'diff',
   'sha256sum',
   'sleep',
+  'sh',
+  'wc',
+  'cp',
+  'rmdir',
 ];
 
-export interface AgentRun {
-  mesh: MeshSettings;
-  mode?: AgentMode;
-  /** The node's plan; a two-link sample by default. */
-  plan?: NodePlan;
-  /** Files of the sample plan to replace. */
-  files?: Partial<NodePlan['files']>;
+/** What the made-up node has, whatever runs on it. */
+export interface NodeSetup {
   /** Recorded facts of the node's own netns, and of one other netns: [name, case]. */
   facts?: { here?: string; ns?: [string, string] };
   osRelease?: string;
   /** Programs (ip, wg) the node lacks. */
   without?: string[];
+  /** Links (e.g. VRF devices) the node's sysfs lists. */
+  sysNet?: string[];
+  /** systemd runs the node (PID 1). */
+  systemd?: boolean;
+}
+
+export interface AgentRun extends NodeSetup {
+  mesh: MeshSettings;
+  mode?: RemoteMode;
+  /** The node's plan; a two-link sample by default. */
+  plan?: NodePlan;
+  /** Files of the sample plan to replace. */
+  files?: Partial<NodePlan['files']>;
   env?: Record<string, string>;
   /** The placement record the node has before the run. */
   placement?: string;
   /** Other files the node has in config_dir before the run, by name. */
   configFiles?: Record<string, string>;
-  /** Links (e.g. VRF devices) the node's sysfs lists. */
-  sysNet?: string[];
+  /** Another config_dir than the node's usual one. */
+  configDir?: string;
 }
 
 export interface AgentResult<R extends AgentReport = AgentReport> {
   report: R;
+  /** The run's exit status (the SSH modes exit 0 whenever they report). */
+  status: number | null;
   /** The changing commands, one per line, in order. */
   changes: string;
   /** The queries (facts read). */
@@ -81,75 +95,100 @@ export interface AgentResult<R extends AgentReport = AgentReport> {
   configFiles: Record<string, string>;
 }
 
-export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): AgentResult<R> {
-  const dir = mkdtempSync(join(tmpdir(), 'rf-agent-'));
-  try {
-    const bin = join(dir, 'bin');
+/** A node made of a temporary directory: its PATH (real tools, fake ip/wg/systemctl), config_dir, /run, units. */
+export class MadeUpNode {
+  readonly dir = mkdtempSync(join(tmpdir(), 'rf-agent-'));
+  readonly configDir = join(this.dir, 'etc');
+  readonly unitDir = join(this.dir, 'units');
+  private readonly env: Record<string, string>;
+
+  constructor(setup: NodeSetup = {}) {
+    const bin = join(this.dir, 'bin');
     mkdirSync(bin);
-    for (const tool of TOOLS)
-      symlinkSync(
-        execFileSync('sh', ['-c', `command -v ${tool}`])
-          .toString()
-          .trim(),
-        join(bin, tool),
-      );
-    for (const fake of ['ip', 'wg']) {
-      if (opts.without?.includes(fake)) continue;
+    for (const tool of TOOLS) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+    for (const fake of ['ip', 'wg', 'systemctl']) {
+      if (setup.without?.includes(fake)) continue;
       writeFileSync(join(bin, fake), readFileSync(join(FAKE_BIN, fake)));
       chmodSync(join(bin, fake), 0o755);
     }
-    writeFileSync(join(dir, 'os-release'), opts.osRelease ?? 'ID=debian\n');
-    const mesh = { ...opts.mesh, configDir: join(dir, 'etc') };
-    const placementFile = join(mesh.configDir, 'placement');
+    writeFileSync(join(this.dir, 'os-release'), setup.osRelease ?? 'ID=debian\n');
+    const sysNet = join(this.dir, 'sys-class-net');
+    for (const link of setup.sysNet ?? []) mkdirSync(join(sysNet, link), { recursive: true });
+    // The node's named network namespaces: the one its facts name.
+    const netnsDir = join(this.dir, 'netns');
+    mkdirSync(netnsDir);
+    if (setup.facts?.ns) writeFileSync(join(netnsDir, setup.facts.ns[0]), '');
+    const systemdRun = join(this.dir, 'run-systemd-system');
+    if (setup.systemd) mkdirSync(systemdRun);
+    mkdirSync(this.unitDir);
+    // The agent's own directories are the made-up node's too: a test never writes the host's /run.
+    this.env = {
+      PATH: bin,
+      SHIM_LOG: join(this.dir, 'changes'),
+      SHIM_QUERIES: join(this.dir, 'queries'),
+      RF_OS_RELEASE: join(this.dir, 'os-release'),
+      TMPDIR: this.dir,
+      RF_NETNS_DIR: netnsDir,
+      RF_RUN_DIR: join(this.dir, 'run'),
+      RF_STATE_DIR: join(this.dir, 'state'),
+      RF_LOG_DIR: join(this.dir, 'log'),
+      RF_SYS_NET: sysNet,
+      RF_SYSTEMD_RUN: systemdRun,
+      RF_UNIT_DIR: this.unitDir,
+      ...(setup.facts?.here && { FACTS_HERE: factsDir(setup.facts.here) }),
+      ...(setup.facts?.ns && { FACTS_NS: `${setup.facts.ns[0]}:${factsDir(setup.facts.ns[1])}` }),
+    };
+  }
+
+  /** The agent as rait-fleet runs it over SSH: sh reading the payload for `mode`. */
+  run<R extends AgentReport = AgentReport>(opts: AgentRun): AgentResult<R> {
+    const mesh = { ...opts.mesh, configDir: opts.configDir ?? this.configDir };
     const preset = { ...opts.configFiles, ...(opts.placement === undefined ? {} : { placement: opts.placement }) };
-    if (Object.keys(preset).length > 0) mkdirSync(mesh.configDir);
-    for (const [name, text] of Object.entries(preset)) writeFileSync(join(mesh.configDir, name), text);
-    const sysNet = join(dir, 'sys-class-net');
-    for (const link of opts.sysNet ?? []) mkdirSync(join(sysNet, link), { recursive: true });
+    if (Object.keys(preset).length > 0) mkdirSync(this.configDir, { recursive: true });
+    for (const [name, text] of Object.entries(preset)) writeFileSync(join(this.configDir, name), text);
     const mode = opts.mode ?? 'deploy';
     const plan = opts.plan ?? samplePlan(opts.files);
-    // The node's named network namespaces: the one its facts name.
-    const netnsDir = join(dir, 'netns');
-    mkdirSync(netnsDir);
-    // The agent's own directories are the made-up node's too: a test never writes the host's /run.
-    const facts: Record<string, string> = {
-      RF_NETNS_DIR: netnsDir,
-      RF_RUN_DIR: join(dir, 'run'),
-      RF_STATE_DIR: join(dir, 'state'),
-      RF_LOG_DIR: join(dir, 'log'),
-      RF_SYS_NET: sysNet,
-    };
-    if (opts.facts?.here) facts.FACTS_HERE = factsDir(opts.facts.here);
-    if (opts.facts?.ns) {
-      facts.FACTS_NS = `${opts.facts.ns[0]}:${factsDir(opts.facts.ns[1])}`;
-      writeFileSync(join(netnsDir, opts.facts.ns[0]), '');
-    }
-    const r = spawnSync('/bin/sh', ['-s', '--', mode, '-v'], {
-      input: buildPayload(plan, mesh, mode, loadAgentScript()),
-      env: {
-        PATH: bin,
-        SHIM_LOG: join(dir, 'changes'),
-        SHIM_QUERIES: join(dir, 'queries'),
-        RF_OS_RELEASE: join(dir, 'os-release'),
-        TMPDIR: dir,
-        ...facts,
-        ...opts.env,
-      },
-    });
-    assert.equal(r.status, 0, `agent exit ${r.status}: ${r.stderr}`);
-    const read = (name: string): string => (existsSync(join(dir, name)) ? readFileSync(join(dir, name), 'utf8') : '');
+    return this.exec<R>(['-s', '--', mode, '-v'], mode, buildPayload(plan, mesh, mode, loadAgentScript()), opts.env);
+  }
+
+  /** The agent a deploy left in config_dir, run on the node alone: `rait-fleet-agent apply|status ...`. */
+  resident<R extends AgentReport = AgentReport>(args: ['apply' | 'status', ...string[]]): AgentResult<R> {
+    return this.exec<R>([join(this.configDir, 'rait-fleet-agent'), ...args], args[0], '');
+  }
+
+  private exec<R extends AgentReport>(args: string[], mode: AgentMode, input: string, env: Record<string, string> = {}): AgentResult<R> {
+    for (const log of ['changes', 'queries']) rmSync(join(this.dir, log), { force: true });
+    const r = spawnSync('/bin/sh', args, { input, env: { ...this.env, ...env } });
+    const stdout = r.stdout.toString();
+    assert.ok(stdout.startsWith('{'), `agent exit ${r.status} without a report: ${r.stderr}`);
+    const read = (path: string): string | undefined => (existsSync(path) ? readFileSync(path, 'utf8') : undefined);
     return {
-      report: parseReport(r.stdout.toString(), mode) as R,
-      changes: read('changes'),
-      queries: read('queries'),
+      report: parseReport(stdout, mode) as R,
+      status: r.status,
+      changes: read(join(this.dir, 'changes')) ?? '',
+      queries: read(join(this.dir, 'queries')) ?? '',
       stderr: r.stderr.toString(),
-      placement: existsSync(placementFile) ? readFileSync(placementFile, 'utf8') : undefined,
-      configFiles: existsSync(mesh.configDir)
-        ? Object.fromEntries(readdirSync(mesh.configDir).map((name) => [name, readFileSync(join(mesh.configDir, name), 'utf8')]))
+      placement: read(join(this.configDir, 'placement')),
+      configFiles: existsSync(this.configDir)
+        ? Object.fromEntries(readdirSync(this.configDir).map((name) => [name, readFileSync(join(this.configDir, name), 'utf8')]))
         : {},
     };
+  }
+
+  remove(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** One run on a node of its own, removed afterwards. The SSH modes exit 0 whenever they report. */
+export function runAgent<R extends AgentReport = AgentReport>(opts: AgentRun): AgentResult<R> {
+  const node = new MadeUpNode(opts);
+  try {
+    const result = node.run<R>(opts);
+    assert.equal(result.status, 0, `agent exit ${result.status}: ${result.stderr}`);
+    return result;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    node.remove();
   }
 }
 

@@ -4,22 +4,30 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { agentCommand, buildPayload, loadAgentScript, planFile } from '../../src/agent/payload.js';
+import { AGENT_FILE, agentCommand, buildPayload, loadAgentScript, planFile } from '../../src/agent/payload.js';
 import { sampleMesh } from '../fixtures/mesh-settings.js';
 import { PEER_KEYS, PRIVATE_KEY, samplePlan } from './agent-fixture.js';
 
-/** Run the payload's prelude with sh and return the files rf_payload() wrote. */
-function unpack(payload: string): Record<string, string> {
+/** Run a payload with sh as a node does and return the files it staged for the agent, and the agent's arguments. */
+function staged(payload: string, args: string[] = ['deploy']): { files: Record<string, string>; argv: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rf-payload-'));
   try {
-    const r = spawnSync('/bin/sh', ['-s'], { input: payload, env: { DIR: dir, PATH: process.env.PATH } });
+    const r = spawnSync('/bin/sh', ['-s', '--', ...args], { input: payload, env: { DIR: dir, PATH: process.env.PATH } });
     assert.equal(r.status, 0, r.stderr.toString());
-    return Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+    const files = Object.fromEntries(readdirSync(join(dir, 'stage')).map((f) => [f, readFileSync(join(dir, 'stage', f), 'utf8')]));
+    return { files, argv: readFileSync(join(dir, 'argv'), 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-const callPrelude = 'rf_payload "$DIR"\n';
+const unpack = (payload: string): Record<string, string> => {
+  const { [AGENT_FILE]: agent, ...files } = staged(payload).files;
+  assert.equal(agent, STAND_IN);
+  return files;
+};
+/** An agent that keeps what it was given: its stage and its arguments. */
+const STAND_IN = '#!/bin/sh\nprintf "%s " "$@" >"$DIR/argv"\nwhile [ "$1" != --stage ]; do shift; done\ncp -R "$2" "$DIR/stage"\n';
+const callPrelude = STAND_IN;
 
 test('planFile: header, one link line per planned link, "-" for empty values', () => {
   const text = planFile(samplePlan(), sampleMesh(), 'deploy');
@@ -72,6 +80,7 @@ test('buildPayload: sh recreates every file byte for byte, tricky content includ
     'rait.conf': plan.files['rait.conf'],
     'peers.conf': tricky,
     'babeld.conf': noFinalNewline,
+    'rait-fleet.service': plan.files['rait-fleet.service'],
     'private.key': PRIVATE_KEY + '\n',
   });
 });
@@ -93,6 +102,7 @@ test('buildPayload: babeld.conf only when enabled', () => {
     'peers.conf',
     'plan',
     'private.key',
+    'rait-fleet.service',
     'rait.conf',
   ]);
 });
@@ -105,12 +115,16 @@ test('buildPayload: status and down send only the plan, never the private key', 
   }
 });
 
-test('buildPayload: the agent script follows the prelude verbatim', () => {
+test('buildPayload: the agent is staged verbatim and runs with the mode, on its stage', () => {
   const script = loadAgentScript();
+  assert.match(script, /^#!\/bin\/sh\n/);
   const payload = buildPayload(samplePlan(), sampleMesh(), 'status', script);
   assert.ok(payload.startsWith('rf_payload() {\n'));
-  assert.ok(payload.endsWith(`}\n${script}`));
-  assert.match(script, /^#!\/bin\/sh\n/);
+  // Everything before the last line only defines functions: a payload cut off in transfer runs nothing.
+  assert.ok(payload.endsWith('\nrf_run "$@"\n'));
+  assert.ok(payload.includes(`cat >"$1/${AGENT_FILE}" <<'`) && payload.includes(script));
+  const { argv } = staged(buildPayload(samplePlan(), sampleMesh(), 'deploy', STAND_IN), ['deploy', '-v']);
+  assert.match(argv, /^deploy -v --stage \/\S+ $/);
 });
 
 test('agentCommand: mode, verbose flag and sudo', () => {

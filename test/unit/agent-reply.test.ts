@@ -83,6 +83,7 @@ test('configHashes named __proto__ stay plain data', () => {
     links: [],
     linkErrors: {},
     babel: { running: false, configHash: null, neighbours: [], routes: 0 },
+    persistence: { via: 'none', enabled: false, lastRun: null, lastKind: null, healsChanged: 0, lastHealChange: '' },
   };
   const r = parseReport(JSON.stringify(status), 'status');
   assert.ok(r.mode === 'status');

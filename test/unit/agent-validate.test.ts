@@ -54,6 +54,7 @@ const status = {
     },
   ],
   linkErrors: { rait50004: 'endpoint n4.invalid does not resolve (ip4)' },
+  persistence: { via: 'systemd', enabled: true, lastRun: 1795796280, lastKind: 'heal', healsChanged: 2, lastHealChange: 'rait50002' },
   babel: {
     running: true,
     configHash: 'cd'.repeat(32),
@@ -132,6 +133,12 @@ const badStatus: [string, unknown, RegExp][] = [
   ['babel', { running: true, configHash: 7, neighbours: [], routes: 3 }, /babel\.configHash: expected a string/],
   ['linkErrors', { rait50002: false }, /linkErrors\.rait50002: expected a string/],
   ['linkErrors', [], /linkErrors: expected an object/],
+  ['persistence', { via: 'openrc', enabled: true }, /persistence\.via: expected systemd \| none/],
+  [
+    'persistence',
+    { via: 'none', enabled: false, lastRun: null, lastKind: 'reboot', healsChanged: 0, lastHealChange: '' },
+    /persistence\.lastKind: expected boot \| heal \| manual/,
+  ],
   [
     'babel',
     { running: true, configHash: null, neighbours: [{ ...status.babel.neighbours[0], rtt: 'fast' }], routes: 0 },

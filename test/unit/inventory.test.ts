@@ -41,6 +41,7 @@ test('defaults fill every field', () => {
     interfaceNamespace: '',
     transitNamespace: '',
     configDir: '/etc/rait',
+    healInterval: 300,
     babeld: {
       enabled: true,
       manage: 'agent',

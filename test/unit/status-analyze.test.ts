@@ -154,6 +154,7 @@ test('an unreachable node: its row unreachable, its links unknown, the others st
       extraInterfaces: [],
       babeldStale: false,
       linkErrors: [],
+      persistence: null,
       error: 'n4.example.org:22: connection refused',
     },
   );
@@ -280,6 +281,22 @@ test('babeld: a missing neighbour makes a link stale; with babeld disabled the h
   assert.equal(h.babeld, false);
   assert.equal(count(h, 'up'), 2);
   assert.equal(h.exitCode, 0);
+});
+
+test('a node that keeps healing itself, or whose boot unit is off, is a problem; one heal is not', () => {
+  const plan = makePlan(['n1', 'n2', 'n3']);
+  const probes = probesFor(plan, (name, r) => {
+    if (name === 'n1') Object.assign(r.persistence, { lastRun: 1, lastKind: 'heal', healsChanged: 3, lastHealChange: 'rait50002' });
+    if (name === 'n2') Object.assign(r.persistence, { healsChanged: 1, lastHealChange: 'rait50001' });
+    if (name === 'n3') r.persistence.enabled = false;
+  });
+  const h = analyzeMesh(plan, names(plan), probes);
+  assert.equal(h.healthy, false);
+  assert.deepEqual(h.problems, [
+    'n1: healed itself 3 times in the last 24 h (last it made or fixed: rait50002) — something keeps breaking there: look at its wireguard-go and babeld (/var/log/rait-fleet/babeld.log)',
+    'n3: the unit that brings the mesh back at boot (rait-fleet.service) is not enabled — run deploy',
+  ]);
+  assert.equal(row(h, 'n2').persistence!.healsChanged, 1);
 });
 
 test('babeld stopped on a node: one line for the node, not one per link', () => {

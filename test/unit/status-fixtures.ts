@@ -5,6 +5,7 @@ import type { AddressFamily, Node, SshSettings } from '../../src/inventory/types
 import type { Link, NodePlan, Plan } from '../../src/mesh/types.js';
 import type { StatusReport } from '../../src/agent/report.js';
 import type { NodeProbe } from '../../src/status/types.js';
+import { systemdUnits } from '../../src/mesh/units.js';
 import { sampleMesh } from '../fixtures/mesh-settings.js';
 
 const ssh: SshSettings = {
@@ -54,6 +55,7 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
       'rait.conf': `PrivateKey = "${privateKeyOf(i)}"\nSendPort = ${sendPort(i)}\n`,
       'peers.conf': links.map((l) => `[[Peers]]\nPublicKey = "${l.peerPublicKey}"\n`).join(''),
       ...(babeld ? { 'babeld.conf': links.map((l) => `interface ${l.name}\n`).join('') } : {}),
+      ...systemdUnits(sampleMesh()),
     };
     return { node, keys: { privateKey: privateKeyOf(i), publicKey: publicKeyOf(i), sendPort: sendPort(i) }, links, files };
   });
@@ -84,6 +86,7 @@ function healthyReport(plan: Plan, name: string): StatusReport {
       up: true,
     })),
     linkErrors: {},
+    persistence: { via: 'systemd', enabled: true, lastRun: null, lastKind: null, healsChanged: 0, lastHealChange: '' },
     babel: {
       running: plan.mesh.babeld.enabled,
       // The agent's babeld runs the deployed config.

@@ -25,9 +25,9 @@ test('human output: node table, matrix with one-sided and missing marks, legend,
     n2: ['✗', '·', '✓'],
     n3: ['?', '?', '·'],
   });
-  assert.match(text, /^n1\s+ok\s+2\/2\s+2\s+2\s+no$/m);
-  assert.match(text, /^n2\s+ok\s+1\/2\s+2\s+2\s+no$/m);
-  assert.match(text, /^n3\s+unreachable\s+-\/2\s+-\s+-\s+-$/m);
+  assert.match(text, /^n1\s+ok\s+2\/2\s+2\s+2\s+no\s+systemd$/m);
+  assert.match(text, /^n2\s+ok\s+1\/2\s+2\s+2\s+no\s+systemd$/m);
+  assert.match(text, /^n3\s+unreachable\s+-\/2\s+-\s+-\s+-\s+-$/m);
   assert.match(text, /✓ up {2}! up here, broken at the other end {2}~ stale {2}✗ missing {2}· not expected {2}\? unknown/);
   assert.match(text, /^problems:\n {2}n3: unreachable — connection timed out after 10 s\n {2}n2 → n1: interface rait50001 missing on n2/m);
 });

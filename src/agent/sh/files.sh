@@ -2,9 +2,10 @@
 # then a rename), keeping the previous version as <file>.prev.
 
 # The report's "files" entries so far; a config file being written (removed on exit, so no temp
-# file outlives the agent).
+# file outlives the agent); whether the last install_file changed its file.
 FILES_JSON=
 INSTALL_TMP=
+FILE_CHANGED=0
 
 add_file_json() { # name changed [diff-file]
 	[ -n "$FILES_JSON" ] && FILES_JSON="$FILES_JSON,"
@@ -30,16 +31,23 @@ file_diff() { # name target staged
 	[ $? -le 1 ] || echo "diff failed" >"$out"
 }
 
+# A staged file to its place, when it differs (the agent itself without a diff in check mode).
 install_file() { # name target mode
 	staged=$STAGE/$1
+	FILE_CHANGED=0
 	[ -f "$staged" ] || return 0
 	if [ -f "$2" ] && cmp -s "$staged" "$2"; then
 		add_file_json "$1" false
 		return
 	fi
+	FILE_CHANGED=1
 	if [ "$DRY" = 1 ]; then
-		file_diff "$1" "$2" "$staged"
-		add_file_json "$1" true "$STAGE/$1.diff"
+		if [ "$1" = rait-fleet-agent ]; then
+			add_file_json "$1" true
+		else
+			file_diff "$1" "$2" "$staged"
+			add_file_json "$1" true "$STAGE/$1.diff"
+		fi
 		return
 	fi
 	dir=${2%/*}

@@ -3,13 +3,18 @@
 # rait-fleet-agent — the rait-fleet node agent. POSIX sh; needs ip, wg, kernel WireGuard or
 # wireguard-go, and babeld when the plan enables it.
 #
-# Usage: sh -s -- deploy|check|down|status [-v]
-# stdin: a prelude defining rf_payload() (writes plan, rait.conf, peers.conf, babeld.conf and
-# private.key into the directory given as $1), then this script. The protocol and every file
-# format: docs/agent-protocol.md.
+# Usage:
+#   rait-fleet-agent deploy|check|down|status --stage DIR [-v]
+#       as rait-fleet runs it over SSH: DIR holds the plan and the files it sends
+#   rait-fleet-agent apply [--boot|--heal] [-v]
+#       on the node alone: apply again the plan the last deploy left beside this script
+#   rait-fleet-agent status
+#       the status document, for the plan left beside this script
+# The protocol and every file format: docs/agent-protocol.md.
 #
 # stdout carries exactly one JSON document (src/agent/report.ts); everything else goes to stderr.
-# Exit 0 whenever that document was printed, also with "ok": false.
+# Exit 0 whenever that document was printed, also with "ok": false; apply exits 1 then, so a
+# systemd unit shows the failure.
 #
 # Built from src/agent/sh/*.sh (scripts/build-agent.mjs): edit those, not this file.
 

@@ -52,9 +52,11 @@ log_tail() {
 	grep -v -e '^[[:space:]]*$' -e '^┌' -e '^│' -e '^└' "$1" 2>/dev/null | tail -n 3 | tr '\n' ' ' | sed 's/ *$//'
 }
 
+# The run stops with one reason; the report says it (apply, run on the node alone, also exits 1).
 die() {
 	ERROR=$*
-	say "rait-agent: $ERROR"
+	say "rait-fleet-agent: $ERROR"
 	report
+	[ "$MODE" = apply ] && exit 1
 	exit 0
 }

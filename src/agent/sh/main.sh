@@ -1,7 +1,10 @@
-# Entry points: stage the payload, read the plan, run the mode, report.
+# Entry points: stage the plan, read it, run the mode, report.
 
-# The private directory the payload is staged in (plan, files, key) and facts are read into.
+# The private directory holding the plan and the files (and key) this run applies; facts are read
+# into it too. Made by rait-fleet's prelude over SSH (--stage), else by stage_stored; removed on exit.
 STAGE=
+# boot | heal | manual: why apply runs on the node alone (logged).
+APPLY_KIND=manual
 
 report() {
 	case $MODE in
@@ -20,6 +23,7 @@ report_head() {
 		printf ',"ok":true'
 	fi
 	[ -n "$WG_IMPL" ] && printf ',"wireguard":"%s"' "$WG_IMPL"
+	[ -n "$PERSISTENCE" ] && printf ',"persistence":"%s"' "$PERSISTENCE"
 	return 0
 }
 
@@ -39,8 +43,8 @@ report_apply() {
 }
 
 # What this run leaves for the next one and for status: the links that failed and why (status
-# names them), and the plan applied (the next run compares endpoint names with it). Only what
-# changed is written.
+# names them), and the plan applied, the one apply on the node alone runs again (a down plan is
+# marked so: a reboot brings nothing back). Only what changed is written.
 record_run() {
 	[ "$DRY" = 1 ] && return 0
 	if [ -n "$FAILED_LINES" ] || [ -f "$RUN_DIR/links.failed" ]; then
@@ -48,7 +52,9 @@ record_run() {
 		printf '%s' "$FAILED_LINES" >"$STAGE/links.failed"
 		cmp -s "$STAGE/links.failed" "$RUN_DIR/links.failed" || write_atomic "$RUN_DIR/links.failed" 0600 <"$STAGE/links.failed"
 	fi
-	[ "$MODE" = deploy ] && [ -d "$P_CONFIG_DIR" ] || return 0
+	case $MODE in deploy | down) ;; *) return 0 ;; esac
+	[ -d "$P_CONFIG_DIR" ] || return 0
+	[ "$MODE" = down ] && echo "state down" >>"$STAGE/plan"
 	cmp -s "$STAGE/plan" "$LAST_PLAN" || write_atomic "$LAST_PLAN" 0600 <"$STAGE/plan"
 }
 
@@ -57,14 +63,8 @@ cleanup() {
 	[ -n "$STAGE" ] && rm -rf "$STAGE"
 }
 
-stage_payload() {
-	command -v rf_payload >/dev/null 2>&1 || die "no payload: run through rait-fleet (stdin = rf_payload prelude + this script)"
-	STAGE=$(mktemp -d) || die "mktemp -d failed"
-	rf_payload "$STAGE" || die "cannot write the payload to $STAGE"
-}
-
-# The links, then babeld, brought to the plan: what deploy, check and down share.
-apply() {
+# The links, then babeld, brought to the plan: what deploy, check, down and apply share.
+sync_all() {
 	leave_old_placement
 	sync_links
 	sync_babeld
@@ -73,28 +73,46 @@ apply() {
 	record_run
 }
 
+usage() {
+	say "usage: rait-fleet-agent deploy|check|down|status --stage DIR [-v]"
+	say "       rait-fleet-agent apply [--boot|--heal] [-v] | status"
+	exit 2
+}
+
 main() {
 	# fd 3: the JSON report; fd 4: log; anything commands print goes to stderr.
 	exec 3>&1 4>&2 1>&2 </dev/null
 	MODE=${1:-}
 	[ $# -gt 0 ] && shift
 	case $MODE in
-	deploy | down | status) ;;
+	deploy | down | status | apply) ;;
 	check) DRY=1 ;;
-	*) say "usage: sh -s -- deploy|check|down|status [-v]"; exit 2 ;;
+	*) usage ;;
 	esac
-	for arg; do
-		case $arg in
+	while [ $# -gt 0 ]; do
+		case $1 in
 		-v) VERBOSE=1 ;;
-		*) say "unknown option $arg"; exit 2 ;;
+		--stage) [ $# -gt 1 ] || usage; STAGE=$2; shift ;;
+		--boot | --heal) [ "$MODE" = apply ] || usage; APPLY_KIND=${1#--} ;;
+		*) say "unknown option $1"; usage ;;
 		esac
+		shift
 	done
 	trap cleanup EXIT
 	# A control process that dies does not stop us (sshd sends no signal without a tty): we run on
 	# and get SIGPIPE when we report. Exit through cleanup then, or the staged private key stays.
 	trap 'exit 1' INT TERM HUP PIPE
-	stage_payload
+	if [ -n "$STAGE" ]; then
+		[ -r "$STAGE/plan" ] || die "no plan in $STAGE"
+	else
+		case $MODE in apply | status) stage_stored ;; *) usage ;; esac
+	fi
 	read_plan "$STAGE/plan"
+	# A plan marked down applies as down: nothing comes back.
+	if [ "$MODE" = apply ] && [ "$P_STATE" = down ]; then
+		P_LINKS=
+		P_NAMES=
+	fi
 	check_requirements
 	case $MODE in
 	status) status ;;
@@ -102,17 +120,22 @@ main() {
 		P_LINKS=
 		P_NAMES=
 		read_old_placement
-		apply
+		disarm_persistence
+		sync_all
 		;;
 	*)
 		# Everything that can refuse the run does so before anything changes.
+		[ "$MODE" = apply ] || adopt_config_dir
 		read_old_placement
 		check_babeld
 		sync_files
-		apply
+		[ "$MODE" = apply ] || install_persistence
+		sync_all
+		if [ "$MODE" = apply ]; then log_applied "$APPLY_KIND"; else leave_old_config_dir; fi
 		;;
 	esac
 	report
+	[ "$MODE" = apply ] && { [ -n "$ERROR$FAILED_LINES" ] && exit 1; }
 	exit 0
 }
 

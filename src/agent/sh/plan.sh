@@ -21,6 +21,8 @@ P_LINKS=
 P_NAMES=
 # The plan the last deploy applied, kept in config_dir (no secret in it).
 LAST_PLAN=
+# up, or down: the stored plan of a node taken down.
+P_STATE=up
 
 # The same rules as the inventory's checks (src/inventory/checks.ts); one table of good and bad
 # values runs against both (test/unit/validation-table.test.ts).
@@ -116,6 +118,7 @@ read_plan() { # file
 		case $key in
 		version) [ "$a" = 2 ] || bad_plan version "$a"; version=2 ;;
 		family) case $a in ip4 | ip6) P_FAMILY=$a ;; *) bad_plan family "$a" ;; esac ;;
+		state) case $a in up | down) P_STATE=$a ;; *) bad_plan state "$a" ;; esac ;;
 		prefix) valid_prefix "$a" || bad_plan prefix "$a"; P_PREFIX=$a ;;
 		group) valid_uint "$a" || bad_plan group "$a"; P_GROUP=$a ;;
 		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;

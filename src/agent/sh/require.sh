@@ -56,7 +56,7 @@ check_requirements() {
 	need ip
 	need wg
 	case $MODE in
-	deploy | check)
+	deploy | check | apply)
 		check_wireguard
 		[ "$P_BABELD" = 1 ] && need babeld
 		;;

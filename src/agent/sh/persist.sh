@@ -1,0 +1,163 @@
+# Persistence: the mesh outlives reboots and crashes without the control machine. A deploy leaves
+# this script beside the plan it applied (<config_dir>/rait-fleet-agent, <config_dir>/plan), and
+# where systemd runs, units that apply it at boot (rait-fleet.service) and again every
+# heal_interval (rait-fleet-heal.timer), repairing what broke and leaving healthy links alone.
+# down disarms it: units disabled and removed, the stored plan marked down. Every run on the node
+# alone is logged, so status can tell when a node last healed itself and how often that changed
+# something.
+
+# systemd (units installed) or none, for the report.
+PERSISTENCE=
+# Test seams: where systemd says it runs, and where units go.
+SYSTEMD_RUN=${RF_SYSTEMD_RUN:-/run/systemd/system}
+UNIT_DIR=${RF_UNIT_DIR:-/etc/systemd/system}
+UNITS="rait-fleet.service rait-fleet-heal.service rait-fleet-heal.timer"
+# Runs of apply on the node alone: "epoch kind changed(0|1) added=... updated=... removed=...".
+APPLIED_LOG=$STATE_DIR/applied.log
+
+has_systemd() { [ -d "$SYSTEMD_RUN" ]; }
+
+# The agent and, with systemd, its units; only what differs is written, and units are enabled
+# only when they are not yet.
+install_persistence() {
+	install_file rait-fleet-agent "$P_CONFIG_DIR/rait-fleet-agent" 0755
+	ip_agent=$FILE_CHANGED
+	if ! has_systemd; then
+		PERSISTENCE=none
+		[ "$ip_agent" = 1 ] && note "no systemd here, so nothing brings the mesh back after a reboot: run '$P_CONFIG_DIR/rait-fleet-agent apply --boot' at boot (README: Persistence)"
+		return 0
+	fi
+	PERSISTENCE=systemd
+	ip_reload=0
+	for unit in $UNITS; do
+		if [ -f "$STAGE/$unit" ]; then
+			install_file "$unit" "$UNIT_DIR/$unit" 0644
+			[ "$FILE_CHANGED" = 1 ] && ip_reload=1
+		elif [ -f "$UNIT_DIR/$unit" ]; then
+			# No longer planned (heal_interval 0).
+			cmd systemctl disable --now "$unit"
+			cmd rm -f "$UNIT_DIR/$unit"
+			ip_reload=1
+		fi
+	done
+	[ "$ip_reload" = 1 ] && cmd systemctl daemon-reload
+	[ -e "$UNIT_DIR/multi-user.target.wants/rait-fleet.service" ] || cmd systemctl enable rait-fleet.service
+	if [ -f "$STAGE/rait-fleet-heal.timer" ] && [ ! -e "$UNIT_DIR/timers.target.wants/rait-fleet-heal.timer" ]; then
+		cmd systemctl enable --now rait-fleet-heal.timer
+	fi
+	return 0
+}
+
+# down: nothing may bring the mesh back.
+disarm_persistence() {
+	has_systemd || return 0
+	dp_units=
+	for unit in rait-fleet-heal.timer rait-fleet.service; do
+		[ -f "$UNIT_DIR/$unit" ] && dp_units="$dp_units $unit"
+	done
+	[ -n "$dp_units" ] || return 0
+	# shellcheck disable=SC2086 # a list of unit names
+	cmd systemctl disable --now $dp_units
+	for unit in $UNITS; do
+		[ -f "$UNIT_DIR/$unit" ] && cmd rm -f "$UNIT_DIR/$unit"
+	done
+	cmd systemctl daemon-reload
+}
+
+# Where the last deploy put the agent and its records (<STATE_DIR>/config_dir). When config_dir
+# changes, the records of where the links live come along first, and the old agent, plan and
+# config files go at the end (the units point at the new place): nothing is left to run the old
+# plan, and no copy of the private key stays behind.
+CONFIG_DIR_RECORD=$STATE_DIR/config_dir
+OLD_CONFIG_DIR=
+
+adopt_config_dir() {
+	read -r OLD_CONFIG_DIR 2>/dev/null <"$CONFIG_DIR_RECORD" || :
+	if [ "$OLD_CONFIG_DIR" = "$P_CONFIG_DIR" ] || ! valid_path "$OLD_CONFIG_DIR" || [ ! -d "$OLD_CONFIG_DIR" ]; then
+		OLD_CONFIG_DIR=
+		return 0
+	fi
+	say "config_dir moves from $OLD_CONFIG_DIR to $P_CONFIG_DIR"
+	[ "$DRY" = 1 ] && return 0
+	ensure_dir "$P_CONFIG_DIR"
+	for record in placement made; do
+		[ -f "$OLD_CONFIG_DIR/$record" ] && [ ! -f "$P_CONFIG_DIR/$record" ] && cmd cp "$OLD_CONFIG_DIR/$record" "$P_CONFIG_DIR/$record"
+	done
+	return 0
+}
+
+leave_old_config_dir() {
+	[ "$DRY" = 1 ] && return 0
+	if [ -n "$OLD_CONFIG_DIR" ]; then
+		for file in rait-fleet-agent plan placement made rait.conf peers.conf babeld.conf; do
+			for old in "$OLD_CONFIG_DIR/$file" "$OLD_CONFIG_DIR/$file.prev"; do
+				[ -e "$old" ] && cmd rm -f "$old"
+			done
+		done
+		rmdir "$OLD_CONFIG_DIR" 2>/dev/null || :
+	fi
+	[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR" || return 0
+	[ "$(cat "$CONFIG_DIR_RECORD" 2>/dev/null)" = "$P_CONFIG_DIR" ] || printf '%s\n' "$P_CONFIG_DIR" >"$CONFIG_DIR_RECORD"
+}
+
+# For apply on the node alone: the stored plan, and the private key from rait.conf (the only copy
+# of it on the node), into a new private stage.
+stage_stored() {
+	ss_dir=${0%/*}
+	[ "$ss_dir" = "$0" ] && ss_dir=.
+	[ -r "$ss_dir/plan" ] || die "no plan beside $0: deploy this node with rait-fleet first"
+	STAGE=$(mktemp -d) || die "mktemp -d failed"
+	cat "$ss_dir/plan" >"$STAGE/plan" || die "cannot read $ss_dir/plan"
+	[ "$MODE" = status ] && return 0
+	ss_key=$(sed -n 's/^PrivateKey = "\([A-Za-z0-9+/=]*\)"$/\1/p' "$ss_dir/rait.conf" 2>/dev/null)
+	valid_key "$ss_key" || die "no private key in $ss_dir/rait.conf: deploy this node with rait-fleet again"
+	printf '%s\n' "$ss_key" >"$STAGE/private.key"
+}
+
+# Space-separated names, comma-separated.
+csv() {
+	# shellcheck disable=SC2086 # split the names (no globbing: set -f)
+	(set -- $1 && IFS=, && printf '%s' "$*")
+}
+
+# One line per run on the node alone; the log keeps its last 500 lines.
+log_applied() { # kind
+	[ "$DRY" = 1 ] && return 0
+	la_changed=0
+	[ -n "$ADDED$UPDATED$REMOVED$FAILED_LINES" ] && la_changed=1
+	case $BABELD in started | restarted) la_changed=1 ;; esac
+	[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR" || return 0
+	printf '%s %s %s added=%s updated=%s removed=%s failed=%s\n' "$(date +%s)" "$1" "$la_changed" \
+		"$(csv "$ADDED")" "$(csv "$UPDATED")" "$(csv "$REMOVED")" "$(printf '%s' "$FAILED_LINES" | awk '{ printf "%s%s", sep, $1; sep = "," }')" >>"$APPLIED_LOG"
+	if [ "$(wc -l <"$APPLIED_LOG")" -gt 500 ]; then
+		tail -n 250 "$APPLIED_LOG" >"$STAGE/applied.log" && cat "$STAGE/applied.log" >"$APPLIED_LOG"
+	fi
+}
+
+# For status: how the mesh comes back here, and what the node did on its own lately.
+persistence_json() {
+	if has_systemd; then
+		pj_via=systemd
+		pj_enabled=false
+		[ -e "$UNIT_DIR/multi-user.target.wants/rait-fleet.service" ] && pj_enabled=true
+	else
+		pj_via=none
+		pj_enabled=false
+	fi
+	printf '{"via":"%s","enabled":%s,' "$pj_via" "$pj_enabled"
+	if [ ! -f "$APPLIED_LOG" ]; then
+		printf '"lastRun":null,"lastKind":null,"healsChanged":0,"lastHealChange":""}'
+		return
+	fi
+	# The last run, and the heals of the last 24 h that had to make or fix a link.
+	awk -v now="$(date +%s)" '
+	function names(s) { sub(/^[a-z]+=/, "", s); gsub(/[^A-Za-z0-9_,-]/, "", s); return s }
+	$1 ~ /^[0-9]+$/ && NF >= 5 {
+		last = $1; kind = $2
+		if ($2 == "heal" && $3 == 1 && now - $1 < 86400) { n++; what = names($4) (names($4) != "" && names($5) != "" ? "," : "") names($5) }
+	}
+	END {
+		if (last == "") printf "\"lastRun\":null,\"lastKind\":null,\"healsChanged\":0,\"lastHealChange\":\"\"}"
+		else printf "\"lastRun\":%d,\"lastKind\":\"%s\",\"healsChanged\":%d,\"lastHealChange\":\"%s\"}", last, kind, n, what
+	}' "$APPLIED_LOG"
+}
