@@ -14,6 +14,7 @@ packages=(
   nftables                         # fault tests drop a node's packets
   shellcheck                       # lints the agent script
   sudo                             # e2e tests of become: true (agent run through sudo -n)
+  prometheus                       # promtool checks the metrics and alert rules; the exporter e2e scrapes
 )
 ./scripts/apt-install.sh "${packages[@]}"
 # Debian's own nodejs may be older than package.json's engines; say so before npm ci fails obscurely.
