@@ -2,12 +2,14 @@
 import { progressOutput } from '../run/fleet.js';
 import { prepareStatus, statusRound } from '../status/round.js';
 import { formatStatus, statusDocument } from '../status/format.js';
+import { prometheusText } from '../status/prometheus.js';
 import { repeatUntilInterrupted } from '../status/watch.js';
 
 export interface StatusFlags {
   limit?: string;
   forks: number;
   json?: boolean;
+  prometheus?: boolean;
   watch?: number;
   matrix?: boolean;
   verbose?: boolean;
@@ -30,11 +32,14 @@ export async function runStatus(inventoryArg: string | undefined, flags: StatusF
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.
-  const output = progressOutput(Boolean(flags.json) || watching);
+  const output = progressOutput(Boolean(flags.json || flags.prometheus) || watching);
 
   const round = async (): Promise<number> => {
-    const { health, probes } = await statusRound(target, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
-    if (flags.json) {
+    const result = await statusRound(target, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
+    const { health, probes } = result;
+    if (flags.prometheus) {
+      process.stdout.write(prometheusText(result));
+    } else if (flags.json) {
       // Watching prints one document per line (JSON Lines), so a consumer can read them as they come.
       process.stdout.write(`${JSON.stringify(statusDocument(health, probes), null, watching ? undefined : 2)}\n`);
     } else {

@@ -42,5 +42,5 @@ export async function statusRound({ plan, selected, statePath }: StatusTarget, o
     probes,
     { deployInProgress },
   );
-  return { health, probes, seconds: (performance.now() - started) / 1000 };
+  return { health, probes, seconds: Math.round(performance.now() - started) / 1000 };
 }
