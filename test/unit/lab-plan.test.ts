@@ -155,7 +155,10 @@ describe('lab preflight', () => {
     assert.equal(kernelHasWireGuard(none, join(d, 'sys-wireguard')), true);
     const mod = join(d, 'mod');
     mkdirSync(mod);
-    writeFileSync(join(mod, 'modules.dep'), 'kernel/drivers/net/vrf.ko:\nkernel/drivers/net/wireguard/wireguard.ko: kernel/net/ipv4/udp_tunnel.ko\n');
+    writeFileSync(
+      join(mod, 'modules.dep'),
+      'kernel/drivers/net/vrf.ko:\nkernel/drivers/net/wireguard/wireguard.ko: kernel/net/ipv4/udp_tunnel.ko\n',
+    );
     assert.equal(kernelHasWireGuard(mod, none), true);
     const builtin = join(d, 'builtin');
     mkdirSync(builtin);
