@@ -21,8 +21,8 @@ export interface Family {
 
 /** The families of one round, always in this order; samples in plan order, links row by row. */
 export function roundFamilies({ health, probes, seconds }: StatusRound): Family[] {
-  const reports = new Map<string, StatusReport>();
-  for (const [node, probe] of probes) if (probe.kind === 'report' && probe.report.ok) reports.set(node, probe.report);
+  const reports = new Map<string, NodeIndex>();
+  for (const [node, probe] of probes) if (probe.kind === 'report' && probe.report.ok) reports.set(node, indexReport(probe.report));
   const answered = health.nodes.filter((n) => reports.has(n.node));
   // A series per planned link only: the diagonal and other address families have nothing to measure.
   const links = health.links.filter((l) => l.status !== 'not-expected').map((l) => linkFacts(l, reports.get(l.from)));
@@ -115,16 +115,27 @@ interface LinkFacts {
   neighbour?: BabelNeighbour;
 }
 
-function linkFacts(health: LinkHealth, report: StatusReport | undefined): LinkFacts {
-  const ifname = health.interface ?? '';
-  const labels = { from: health.from, to: health.to, interface: ifname };
-  if (!report) return { health, labels };
+/** A node's interfaces and babel neighbours by interface name, so a 100-node round is not N³ lookups. */
+interface NodeIndex {
+  states: Map<string, LinkState>;
+  neighbours: Map<string, BabelNeighbour>;
+}
+
+function indexReport(report: StatusReport): NodeIndex {
+  const neighbours = new Map<string, BabelNeighbour>();
   // A point-to-point link has one babel neighbour; while babeld still remembers an old address there
   // may be two for a while, and the one it would route by is the cheaper.
-  const neighbour = report.babel.neighbours
-    .filter((n) => n.interface === ifname)
-    .reduce<BabelNeighbour | undefined>((best, n) => (best && best.cost <= n.cost ? best : n), undefined);
-  return { health, labels, state: report.links.find((l) => l.name === ifname), neighbour };
+  for (const n of report.babel.neighbours) {
+    const seen = neighbours.get(n.interface);
+    if (!seen || n.cost < seen.cost) neighbours.set(n.interface, n);
+  }
+  return { states: new Map(report.links.map((l) => [l.name, l])), neighbours };
+}
+
+function linkFacts(health: LinkHealth, index: NodeIndex | undefined): LinkFacts {
+  const ifname = health.interface ?? '';
+  const labels = { from: health.from, to: health.to, interface: ifname };
+  return { health, labels, state: index?.states.get(ifname), neighbour: index?.neighbours.get(ifname) };
 }
 
 const msToSeconds = (ms: number | null | undefined): number | undefined => (ms === null || ms === undefined ? undefined : ms / 1000);
@@ -134,24 +145,26 @@ const counter = (name: string, help: string, samples: Sample[]): Family => ({ na
 
 /** The text format: each family's HELP and TYPE once, then its samples; ends with a newline. */
 export function exposition(families: readonly Family[]): string {
-  return families
-    .map((f) =>
-      [
-        `# HELP ${f.name} ${escapeHelp(f.help)}`,
-        `# TYPE ${f.name} ${f.type}`,
-        ...f.samples.map((s) => `${f.name}${labelSet(s.labels)} ${formatValue(s.value)}`),
-      ].join('\n'),
-    )
-    .map((block) => `${block}\n`)
-    .join('');
+  // A link's label set is one object shared by its families: render it once (a 100-node mesh has
+  // 9,900 links).
+  const rendered = new Map<Labels, string>();
+  const labelSet = (labels: Labels): string => {
+    let text = rendered.get(labels);
+    if (text === undefined) {
+      const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
+      rendered.set(labels, (text = pairs.length === 0 ? '' : `{${pairs.join(',')}}`));
+    }
+    return text;
+  };
+  const lines: string[] = [];
+  for (const f of families) {
+    lines.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`);
+    for (const s of f.samples) lines.push(`${f.name}${labelSet(s.labels)} ${formatValue(s.value)}`);
+  }
+  return lines.length === 0 ? '' : `${lines.join('\n')}\n`;
 }
 
 export const prometheusText = (round: StatusRound): string => exposition(roundFamilies(round));
-
-function labelSet(labels: Labels): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabelValue(v)}"`);
-  return pairs.length === 0 ? '' : `{${pairs.join(',')}}`;
-}
 
 /** Label values escape backslash, double quote and newline; HELP text backslash and newline. */
 export const escapeLabelValue = (v: string): string => v.replace(/[\\"\n]/g, (c) => (c === '\n' ? '\\n' : `\\${c}`));
