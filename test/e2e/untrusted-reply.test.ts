@@ -20,8 +20,9 @@ const VALID = JSON.stringify({
   mode: 'deploy',
   ok: true,
   files: [],
-  links: { added: [], updated: [], removed: [], kept: [] },
+  links: { added: [], updated: [], removed: [], kept: [], failed: [] },
   babeld: 'unchanged',
+  notes: [],
 });
 
 /** node name -> what its "agent" does after reading (and discarding) the payload on stdin. */
