@@ -2,7 +2,7 @@
 // node_exporter's textfile collector and what `rait-fleet exporter` serves. Links are labelled by the
 // node names at both ends, so a query or a dashboard reads like the status matrix. Pure.
 import type { BabelNeighbour, LinkState, StatusReport } from '../agent/report.js';
-import type { LinkHealth, StatusRound } from './types.js';
+import type { LinkHealth, NodeHealth, StatusRound } from './types.js';
 
 export type Labels = Record<string, string>;
 
@@ -26,8 +26,7 @@ export function roundFamilies({ health, probes, seconds }: StatusRound): Family[
   const answered = health.nodes.filter((n) => reports.has(n.node));
   // A series per planned link only: the diagonal and other address families have nothing to measure.
   const links = health.links.filter((l) => l.status !== 'not-expected').map((l) => linkFacts(l, reports.get(l.from)));
-  const perNode = (value: (n: (typeof answered)[number]) => number): Sample[] =>
-    answered.map((n) => ({ labels: { node: n.node }, value: value(n) }));
+  const perNode = (value: (n: NodeHealth) => number): Sample[] => answered.map((n) => ({ labels: { node: n.node }, value: value(n) }));
   const perLink = (value: (l: LinkFacts) => number | undefined): Sample[] =>
     links.flatMap((l) => {
       const v = value(l);
@@ -38,12 +37,12 @@ export function roundFamilies({ health, probes, seconds }: StatusRound): Family[
   const families: Family[] = [
     gauge(
       'rait_mesh_healthy',
-      'Whether status calls the mesh healthy (its exit code 0): every node answered, no drift, every planned link up, no deploy running.',
+      '1 when status calls the mesh healthy (its exit code 0): every node answered, no drift, every planned link up, no deploy running.',
       [{ labels: {}, value: flag(health.healthy) }],
     ),
     gauge(
       'rait_deploy_in_progress',
-      'Whether a deploy or down of the fleet held the state lock during the round (links may have been changing).',
+      '1 when a deploy or down of the fleet held the state lock during the round (links may have been changing).',
       [{ labels: {}, value: flag(health.deployInProgress !== undefined) }],
     ),
     gauge('rait_status_round_duration_seconds', 'How long the status round took to ask every node and analyse the replies.', [
@@ -51,12 +50,12 @@ export function roundFamilies({ health, probes, seconds }: StatusRound): Family[
     ]),
     gauge(
       'rait_node_up',
-      'Whether the node answered with its status (0: unreachable or its agent failed; its links count as down).',
+      '1 when the node answered with its status; 0 when it was unreachable or its agent failed (its links count as down).',
       health.nodes.map((n) => ({ labels: { node: n.node }, value: flag(reports.has(n.node)) })),
     ),
     gauge(
       'rait_node_drift',
-      "Whether the node's files, managed interfaces or running babeld differ from the plan (a deploy fixes it).",
+      "1 when the node's files, managed interfaces or running babeld differ from the plan (a deploy fixes it).",
       perNode((n) => flag(n.drift)),
     ),
     gauge(
