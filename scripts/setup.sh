@@ -15,6 +15,7 @@ packages=(
   shellcheck                       # lints the agent script
   sudo                             # e2e tests of become: true (agent run through sudo -n)
   systemd                          # systemd-analyze verifies the units deploy installs
+  prometheus                       # promtool checks the metrics and alert rules; the exporter e2e scrapes
 )
 ./scripts/apt-install.sh "${packages[@]}"
 # Debian's own nodejs may be older than package.json's engines; say so before npm ci fails obscurely.

@@ -97,6 +97,8 @@ export interface BabelNeighbour {
   address: string;
   rxcost: number;
   txcost: number;
+  /** What babeld routes by: the link cost from rxcost and txcost plus the rtt penalty (65535: unreachable). */
+  cost: number;
   /** milliseconds; null when babeld does not report it. */
   rtt: number | null;
   reach: string;

@@ -177,6 +177,7 @@ function neighbour(v: unknown, path: string): BabelNeighbour {
     address: str(o.address, `${path}.address`),
     rxcost: int(o.rxcost, `${path}.rxcost`),
     txcost: int(o.txcost, `${path}.txcost`),
+    cost: int(o.cost, `${path}.cost`),
     rtt,
     reach: str(o.reach, `${path}.reach`),
   };

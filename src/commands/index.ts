@@ -4,9 +4,10 @@ import keygen from './keygen.js';
 import render from './render.js';
 import deploy from './deploy.js';
 import status from './status.js';
+import exporter from './exporter.js';
 import down from './down.js';
 import lab from './lab.js';
 
 type Register = (program: Command) => void;
 
-export const commands: Register[] = [keygen, render, deploy, status, down, lab];
+export const commands: Register[] = [keygen, render, deploy, status, exporter, down, lab];

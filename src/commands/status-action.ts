@@ -1,17 +1,15 @@
 // status's work, loaded only when status runs (see status.ts).
-import { prepareFleet } from '../state/fleet.js';
-import { stateLockHolder } from '../state/store.js';
 import { progressOutput } from '../run/fleet.js';
-import { planSelection } from '../run/plan-selection.js';
-import { collectStatus } from '../status/collect.js';
-import { analyzeMesh } from '../status/analyze.js';
+import { prepareStatus, statusRound } from '../status/round.js';
 import { formatStatus, statusDocument } from '../status/format.js';
+import { prometheusText } from '../status/prometheus.js';
 import { repeatUntilInterrupted } from '../status/watch.js';
 
 export interface StatusFlags {
   limit?: string;
   forks: number;
   json?: boolean;
+  prometheus?: boolean;
   watch?: number;
   matrix?: boolean;
   verbose?: boolean;
@@ -30,30 +28,18 @@ function outputWidth(flags: StatusFlags): number {
 
 export async function runStatus(inventoryArg: string | undefined, flags: StatusFlags): Promise<void> {
   const note = (m: string): void => void process.stderr.write(`${m}\n`);
-  // Made before new keys are saved (a wrong --limit writes nothing); a --limit'ed node is still checked
-  // against every peer, and its rendered files' hashes against the files on the node.
-  const { plan, selected, statePath } = await prepareFleet(inventoryArg, note, {}, (fleet) => ({
-    ...planSelection(fleet, flags.limit),
-    statePath: fleet.inventory.statePath,
-  }));
+  const target = await prepareStatus(inventoryArg, flags.limit, note);
   const seconds = flags.watch;
   const watching = seconds !== undefined;
   // Progress lines would scroll a redrawn screen away, so watch rounds run quietly.
-  const output = progressOutput(Boolean(flags.json) || watching);
+  const output = progressOutput(Boolean(flags.json || flags.prometheus) || watching);
 
   const round = async (): Promise<number> => {
-    // A deploy holds the state lock for its whole run: one seen before or after the nodes were asked
-    // may have changed links while they were read.
-    const before = stateLockHolder(statePath);
-    const probes = await collectStatus(plan, selected, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
-    const deployInProgress = before ?? stateLockHolder(statePath);
-    const health = analyzeMesh(
-      plan,
-      selected.map((n) => n.name),
-      probes,
-      { deployInProgress },
-    );
-    if (flags.json) {
+    const result = await statusRound(target, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
+    const { health, probes } = result;
+    if (flags.prometheus) {
+      process.stdout.write(prometheusText(result));
+    } else if (flags.json) {
       // Watching prints one document per line (JSON Lines), so a consumer can read them as they come.
       process.stdout.write(`${JSON.stringify(statusDocument(health, probes), null, watching ? undefined : 2)}\n`);
     } else {

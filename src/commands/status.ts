@@ -22,6 +22,12 @@ export default function register(program: Command): void {
       '--matrix',
       'print the link matrix however wide it is (by default a matrix wider than the terminal gives way to a list of the links not up)',
     )
+    .addOption(
+      new Option(
+        '--prometheus',
+        "print the round in Prometheus' text format, for node_exporter's textfile collector; no progress",
+      ).conflicts(['json', 'watch', 'matrix']),
+    )
     .addOption(verboseOption())
     .action(async (inventoryArg: string | undefined, flags: StatusFlags) =>
       (await import('./status-action.js')).runStatus(inventoryArg, flags),

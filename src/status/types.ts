@@ -98,3 +98,10 @@ export interface MeshHealth {
   /** A deploy of this fleet was running (it held the state lock): links may be changing. */
   deployInProgress?: { pid: number };
 }
+
+/** One status round: the analysis, what each node said, and how long asking and analysing took. */
+export interface StatusRound {
+  health: MeshHealth;
+  probes: ReadonlyMap<string, NodeProbe>;
+  seconds: number;
+}

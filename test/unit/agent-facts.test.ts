@@ -7,7 +7,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApplyReport, StatusReport } from '../../src/agent/report.js';
-import { runAgent, type AgentRun } from './agent-harness.js';
+import { readFileSync } from 'node:fs';
+import { agentShell, factsDir, runAgent, type AgentRun } from './agent-harness.js';
 import { link, n1Plan, state } from './recorded-node.js';
 
 function deploy(facts: AgentRun['facts'], opts: Partial<AgentRun> = {}) {
@@ -148,6 +149,30 @@ describe('agent status on recorded facts', () => {
     }
     assert.equal(report.links.length, 3);
     assert.ok(!JSON.stringify(report).includes(state.nodes.n1!.privateKey) && !stderr.includes(state.nodes.n1!.privateKey));
+  });
+
+  it("reads babeld's neighbours from its recorded dump: costs, rtt, and the count of installed routes", () => {
+    // The dump as babeld's socket gave it; babel_json asks only when babeld is enabled and answers.
+    const babel = JSON.parse(
+      agentShell(
+        'dump_file=$1/babel; P_BABELD=1; P_BABELD_MANAGE=external; babeld_answers() { :; }; babel_ctl() { cat "$dump_file"; }; babel_json',
+        { babel: readFileSync(`${factsDir('deployed')}/babel`, 'utf8') },
+      ),
+    ) as StatusReport['babel'];
+    assert.deepEqual(
+      babel.neighbours.find((n) => n.interface === 'rait50003'),
+      {
+        interface: 'rait50003',
+        address: 'fe80::1346:553e:96c9:ed20',
+        rxcost: 33,
+        txcost: 42,
+        cost: 104,
+        rtt: 71.738,
+        reach: 'fc00',
+      },
+    );
+    assert.equal(babel.neighbours.length, 3);
+    assert.equal(babel.routes, 6);
   });
 
   it('lists a stale managed link, not an operator link of the same prefix and group', () => {

@@ -58,7 +58,7 @@ const status = {
   babel: {
     running: true,
     configHash: 'cd'.repeat(32),
-    neighbours: [{ interface: 'rait50002', address: 'fe80::2:1', rxcost: 32, txcost: 33, rtt: 4.5, reach: 'ffff' }],
+    neighbours: [{ interface: 'rait50002', address: 'fe80::2:1', rxcost: 32, txcost: 33, cost: 33, rtt: 4.5, reach: 'ffff' }],
     routes: 3,
   },
 };

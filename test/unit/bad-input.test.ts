@@ -265,6 +265,13 @@ const cases: Case[] = [
   F('status --watch abc', ['status', '--watch', 'abc'], '--watch'),
   F('keygen --rotate unknown', ['keygen', '--rotate', 'zz'], '--rotate', STATE),
   F('deploy --bogus', ['deploy', '--bogus'], '--bogus'),
+  F('exporter without --listen', ['exporter'], '--listen'),
+  F('exporter --listen without a port', ['exporter', '--listen', '127.0.0.1'], '--listen'),
+  F('exporter --listen with a port past 65535', ['exporter', '--listen', '127.0.0.1:65536'], '--listen'),
+  F('exporter --listen with IPv4 in brackets', ['exporter', '--listen', '[127.0.0.1]:9455'], '--listen'),
+  F('exporter --listen with a bare IPv6 address', ['exporter', '--listen', '::1:9455'], '--listen'),
+  F('exporter --interval 0', ['exporter', '--listen', '127.0.0.1:0', '--interval', '0'], '--interval'),
+  F('exporter --limit unknown: refused before it listens', ['exporter', '--listen', '127.0.0.1:0', '--limit', 'zz'], '--limit'),
 ];
 
 /** Every file under `dir`: name -> size, mtime, mode, content hash. */

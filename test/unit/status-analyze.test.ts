@@ -64,7 +64,7 @@ test('the far end of a deleted interface loses its babel neighbour, later its ha
       // babeld keeps a neighbour whose hellos stopped, at infinite cost.
       Object.assign(
         r.babel.neighbours.find((n) => n.interface === 'rait50002')!,
-        { rxcost: 0xffff, txcost: 0xffff, reach: '0007' },
+        { rxcost: 0xffff, txcost: 0xffff, cost: 0xffff, reach: '0007' },
       );
       r.links.find((l) => l.name === 'rait50002')!.handshakeAge = handshakeAge;
     });

@@ -97,6 +97,7 @@ function healthyReport(plan: Plan, name: string): StatusReport {
             address: l.linkLocal.replace(/\/64$/, ''),
             rxcost: 96,
             txcost: 96,
+            cost: 96,
             rtt: 1.5,
             reach: 'ffff',
           }))

@@ -75,8 +75,8 @@ babel_json() {
 		rtt = (v["rtt"] ~ /^[0-9]+(\.[0-9]+)?$/) ? v["rtt"] : "null"
 		n++
 		nif[n] = v["if"]
-		line[n] = sprintf("{\"interface\":\"%s\",\"address\":\"%s\",\"rxcost\":%d,\"txcost\":%d,\"rtt\":%s,\"reach\":\"%s\"}", \
-			esc(v["if"]), esc(v["address"]), v["rxcost"], v["txcost"], rtt, esc(v["reach"]))
+		line[n] = sprintf("{\"interface\":\"%s\",\"address\":\"%s\",\"rxcost\":%d,\"txcost\":%d,\"cost\":%d,\"rtt\":%s,\"reach\":\"%s\"}", \
+			esc(v["if"]), esc(v["address"]), v["rxcost"], v["txcost"], v["cost"], rtt, esc(v["reach"]))
 	}
 	# babeld keeps neighbours of a flushed interface around for a while: not live, not listed.
 	END {
