@@ -31,7 +31,8 @@ export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): 
   // down syncs to the empty set; status only reports what it finds.
   if (mode === 'deploy' || mode === 'check') {
     for (const l of plan.links) {
-      const fields = [l.name, l.listenPort, l.peerPublicKey, l.endpointHost, l.endpointPort, l.linkLocal];
+      // A peer behind NAT has no endpoint ("-"): the link learns it from the peer's first handshake.
+      const fields = [l.name, l.listenPort, l.peerPublicKey, l.endpointHost ?? '-', l.endpointPort, l.linkLocal, l.keepalive];
       lines.push(['link', ...fields.map((v) => token(`link ${l.name}`, v))].join(' '));
     }
   }

@@ -40,11 +40,12 @@ const MESH_KEYS = [
   'transit_namespace',
   'config_dir',
   'heal_interval',
+  'keepalive',
   'babeld',
 ] as const;
 const BABELD_KEYS = ['enabled', 'manage', 'template', 'config_path', 'socket', 'hello_interval'] as const;
 const SSH_KEYS = ['user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump'] as const;
-const NODE_KEYS = ['host', 'endpoint', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
+const NODE_KEYS = ['host', 'endpoint', 'nat', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
 
 const ADDRESS_FAMILIES: readonly AddressFamily[] = ['ip4', 'ip6'];
 const ISOLATIONS: readonly Isolation[] = ['none', 'netns', 'vrf'];
@@ -143,6 +144,8 @@ function readMesh(r: YamlReader, at: Field, base: string): MeshSettings {
     transitNamespace: entryOr(m, 'transit_namespace', namespace, ''),
     configDir,
     healInterval: entryOr(m, 'heal_interval', (f) => r.integer(f, 0, 86400), 300),
+    // WireGuard's own bound; 25 s keeps the usual NAT mappings (30 s or more) open.
+    keepalive: entryOr(m, 'keepalive', (f) => r.integer(f, 1, 65535), 25),
     babeld,
   };
 }
@@ -232,21 +235,25 @@ function readNode(r: YamlReader, name: string, at: Field, ssh: SshSettings, base
   const hostField = n.get('host');
   if (!hostField) throw r.error(at, 'missing "host" (the SSH address)');
   const host = r.string(hostField, isHostOrIp, 'host (expected a hostname or an IP address)');
+  const nat = entryOr(n, 'nat', (f) => r.boolean(f), false);
+  const endpointField = n.get('endpoint');
+  // Behind NAT there is nothing peers could send to: they learn the node's address from its handshakes.
+  if (nat && endpointField) throw r.error(endpointField, 'a node behind NAT (nat: true) has no endpoint peers can reach: remove it');
   const node: Node = {
     name,
     host,
-    endpoint: entryOr(
-      n,
-      'endpoint',
-      (f) => r.string(f, isEndpointHost, 'endpoint (expected a hostname or an IP address, no %zone, no final dot)'),
-      host,
-    ),
+    nat,
+    endpoint: nat
+      ? null
+      : endpointField
+        ? r.string(endpointField, isEndpointHost, 'endpoint (expected a hostname or an IP address, no %zone, no final dot)')
+        : host,
     addressFamily: entryOr(n, 'address_family', (f) => r.oneOf(f, ADDRESS_FAMILIES), 'ip4'),
     groups: entryOr(n, 'groups', (f) => r.seq(f).map((g) => r.string(g, isName, 'group name')), []),
     vars: entryOr(n, 'vars', (f) => readVars(r, f), {}),
     ssh: entryOr(n, 'ssh', (f) => readSsh(r, f, ssh, base), ssh),
   };
-  if (!isEndpointHost(node.endpoint)) {
+  if (node.endpoint !== null && !isEndpointHost(node.endpoint)) {
     const why = host.includes('%') ? 'has an IPv6 zone' : 'ends in a dot (RAIT drops such an endpoint)';
     throw r.error(hostField, `host ${host} ${why}: set an endpoint peers can reach`);
   }

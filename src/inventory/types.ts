@@ -37,6 +37,8 @@ export interface MeshSettings {
   configDir: string;
   /** Seconds between heals (rait-fleet-agent apply on the node, from a systemd timer); 0: none. */
   healInterval: number;
+  /** Seconds between keepalives a node behind NAT sends on its links, to keep its NAT mappings open. */
+  keepalive: number;
   babeld: BabeldSettings;
 }
 
@@ -59,8 +61,10 @@ export interface Node {
   name: string;
   /** SSH address (name or IP). */
   host: string;
-  /** WireGuard endpoint host (name or IP); defaults to host. */
-  endpoint: string;
+  /** The node has no address peers can send to (behind NAT): peers learn it from its handshakes. */
+  nat: boolean;
+  /** WireGuard endpoint host (name or IP); defaults to host; null behind NAT. */
+  endpoint: string | null;
   addressFamily: AddressFamily;
   /** Pinned SendPort, if any. */
   sendPort?: number;

@@ -36,7 +36,7 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
   const units = systemdUnits(mesh);
   const nodes: NodePlan[] = members.map((self) => {
     const np = { node: self.node, keys: self.keys } as NodePlan;
-    memoise(np, 'links', () => linksOf(self, members));
+    memoise(np, 'links', () => linksOf(self, members, mesh.keepalive));
     memoise(np, 'files', (): NodeFiles => {
       const files: NodeFiles = { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers, ...units };
       if (babeld) files['babeld.conf'] = babeld(np);
@@ -100,11 +100,16 @@ function memoise<T extends object, K extends keyof T>(obj: T, key: K, compute: (
   });
 }
 
-/** One link per other node of the same address family (RAIT: never to itself, matched by public key). */
-function linksOf(self: Member, members: readonly Member[]): Link[] {
+/**
+ * One link per other node of the same address family (RAIT: never to itself, matched by public key),
+ * but none between two nodes behind NAT: neither could ever reach the other first (babel routes
+ * between them through the others).
+ */
+function linksOf(self: Member, members: readonly Member[], keepalive: number): Link[] {
   const links: Link[] = [];
   for (const peer of members) {
     if (peer.node.addressFamily !== self.node.addressFamily || peer.keys.publicKey === self.keys.publicKey) continue;
+    if (self.node.nat && peer.node.nat) continue;
     links.push({
       name: peer.ifname,
       peer: peer.node.name,
@@ -113,6 +118,8 @@ function linksOf(self: Member, members: readonly Member[]): Link[] {
       endpointHost: peer.node.endpoint,
       endpointPort: self.keys.sendPort,
       linkLocal: linkLocal(self.seed, peer.seed),
+      // A node behind NAT keeps its mappings open; the public end answers what arrives.
+      keepalive: self.node.nat ? keepalive : 0,
     });
   }
   return links;

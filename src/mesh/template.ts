@@ -11,7 +11,9 @@ interface TemplateNode {
   send_port: number;
   public_key: string;
   address_family: string;
-  endpoint: string;
+  /** null behind NAT. */
+  endpoint: string | null;
+  nat: boolean;
   groups: string[];
 }
 
@@ -21,7 +23,8 @@ interface TemplateLink {
   peer_public_key: string;
   link_local: string;
   listen_port: number;
-  endpoint_host: string;
+  endpoint_host: string | null;
+  keepalive: number;
   endpoint_port: number;
 }
 
@@ -77,6 +80,7 @@ export function sharedScope(plan: Pick<Plan, 'mesh' | 'nodes'>): SharedScope {
     public_key: keys.publicKey,
     address_family: node.addressFamily,
     endpoint: node.endpoint,
+    nat: node.nat,
     groups: node.groups,
   }));
   return { nodes, byName: new Map(nodes.map((n) => [n.name, n])), mesh: templateMesh(plan.mesh) };
@@ -126,6 +130,7 @@ function templateLink(l: Link): TemplateLink {
     link_local: l.linkLocal,
     listen_port: l.listenPort,
     endpoint_host: l.endpointHost,
+    keepalive: l.keepalive,
     endpoint_port: l.endpointPort,
   };
 }

@@ -11,12 +11,14 @@ export interface Link {
   peerPublicKey: string;
   /** = peer's SendPort. */
   listenPort: number;
-  /** Peer's endpoint host (resolved on the node). */
-  endpointHost: string;
+  /** Peer's endpoint host (resolved on the node); null when the peer is behind NAT (learnt from its handshake). */
+  endpointHost: string | null;
   /** = this node's SendPort. */
   endpointPort: number;
   /** IPv6 link-local with prefix length, e.g. fe80::1a2b:3c4d:5e6f:7a8b/64; stable per key pair. */
   linkLocal: string;
+  /** Seconds between keepalives this end sends (it is behind NAT); 0: none. */
+  keepalive: number;
 }
 
 /** The config files a node gets: status checks these for drift. babeld.conf only when babeld is enabled. */

@@ -52,7 +52,8 @@ export function analyzeMesh(
   }
 
   // Indexed per node, so a 1,000-node mesh (a million cells) is analysed in linear time.
-  const cellsByNode = new Map(rows.map((np) => [np.node.name, cellsOf(np, peers, reports.get(np.node.name), babeld)]));
+  const natted = new Set(plan.nodes.filter((np) => np.node.nat).map((np) => np.node.name));
+  const cellsByNode = new Map(rows.map((np) => [np.node.name, cellsOf(np, peers, reports.get(np.node.name), babeld, natted)]));
   const cells = [...cellsByNode.values()].flat();
   markOneSided(cells);
 
@@ -89,11 +90,18 @@ export function analyzeMesh(
 }
 
 /** The row of `np`: one cell per plan node. */
-function cellsOf(np: NodePlan, peers: string[], report: StatusReport | undefined, babeld: boolean): Cell[] {
+function cellsOf(np: NodePlan, peers: string[], report: StatusReport | undefined, babeld: boolean, natted: ReadonlySet<string>): Cell[] {
   const linkTo = new Map(np.links.map((l) => [l.peer, l]));
   const stateOf = new Map(report?.links.map((l) => [l.name, l]));
   const live = new Set(report?.babel.neighbours.filter(isLive).map((n) => n.interface));
-  return peers.map((peer) => cellOf(np.node.name, peer, linkTo.get(peer), report && { report, stateOf, live }, babeld));
+  const from = np.node.name;
+  return peers.map((peer) => {
+    // No link between two nodes behind NAT, by design: say why, so nobody goes looking for one.
+    if (natted.has(from) && natted.has(peer) && peer !== from) {
+      return { health: { from, to: peer, status: 'not-expected', oneSided: false, reason: 'both behind NAT' } };
+    }
+    return cellOf(from, peer, linkTo.get(peer), report && { report, stateOf, live }, babeld);
+  });
 }
 
 interface Facts {

@@ -148,7 +148,8 @@ function oneWay(f: FaultyLink): string {
   }
 }
 
-function endpointHint({ link, from }: FaultyLink): string {
+function endpointHint({ link, from, to }: FaultyLink): string {
+  if (link.endpointHost === null) return `${to} is behind NAT and has not reached ${from}: is ${to} up, and its way out open?`;
   const host = link.endpointHost.includes(':') ? `[${link.endpointHost}]` : link.endpointHost;
   return `endpoint ${host}:${link.endpointPort} unreachable from ${from}?`;
 }

@@ -48,6 +48,7 @@ function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
     transitNamespace: '',
     configDir,
     healInterval: 300,
+    keepalive: 25,
     babeld: {
       enabled: true,
       manage: 'agent',
@@ -70,6 +71,7 @@ function plan(i: number, peers: number[]): NodePlan {
       endpointHost: `${subnet}.${j}`,
       endpointPort: sendPort(i),
       linkLocal: `fe80::${i}:${j}/64`,
+      keepalive: 0,
     }));
   const me = keys.get(i)!;
   return {

@@ -63,6 +63,7 @@ function node(over: Partial<Node['ssh']> = {}, host = '127.0.0.1', name = 'n1'):
     name,
     host,
     endpoint: host,
+    nat: false,
     addressFamily: 'ip4',
     groups: [],
     vars: {},

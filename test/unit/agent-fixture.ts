@@ -18,6 +18,7 @@ export function samplePlan(files: Partial<NodePlan['files']> = {}): NodePlan {
       endpointHost: `10.0.0.${i + 2}`,
       endpointPort: 50001,
       linkLocal: `fe80::1:${i + 2}/64`,
+      keepalive: 0,
     })),
     files: {
       'rait.conf': `PrivateKey = "${PRIVATE_KEY}"\nSendPort = 50001\n`,

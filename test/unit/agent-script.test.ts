@@ -32,7 +32,7 @@ test('vrf: VRF devices made, links enslaved, transit table used for fwmark traff
   assert.match(log, /^ip link set dev rait50003 master vrf-ovl$/m);
   assert.match(
     log,
-    /^wg set rait50002 private-key \S+\/private\.key listen-port 50002 fwmark 54 peer \S+ endpoint 10\.0\.0\.2:50001 allowed-ips 0\.0\.0\.0\/0,::\/0$/m,
+    /^wg set rait50002 private-key \S+\/private\.key listen-port 50002 fwmark 54 peer \S+ endpoint 10\.0\.0\.2:50001 persistent-keepalive off allowed-ips 0\.0\.0\.0\/0,::\/0$/m,
   );
 });
 

@@ -42,6 +42,7 @@ test('defaults fill every field', () => {
     transitNamespace: '',
     configDir: '/etc/rait',
     healInterval: 300,
+    keepalive: 25,
     babeld: {
       enabled: true,
       manage: 'agent',
@@ -62,7 +63,7 @@ test('defaults fill every field', () => {
     connectTimeout: 10,
   });
   assert.deepEqual(inv.nodes, [
-    { name: 'a', host: '192.0.2.1', endpoint: '192.0.2.1', addressFamily: 'ip4', groups: [], vars: {}, ssh: inv.ssh },
+    { name: 'a', host: '192.0.2.1', nat: false, endpoint: '192.0.2.1', addressFamily: 'ip4', groups: [], vars: {}, ssh: inv.ssh },
   ]);
 });
 
@@ -123,6 +124,7 @@ test('node fields: endpoint, family, pin, groups, vars', () => {
   assert.deepEqual(inv.nodes[0], {
     name: 'hk1',
     host: '192.0.2.10',
+    nat: false,
     endpoint: 'hk1.example.org',
     addressFamily: 'ip6',
     sendPort: 50007,

@@ -22,13 +22,14 @@ const key = (byte: number): string => Buffer.alloc(32, byte).toString('base64');
 export const privateKeyOf = (i: number): string => key(0x80 + i);
 const publicKeyOf = (i: number): string => key(0x10 + i);
 
-/** Nodes named by `names`, `n<i>` get SendPort 50000+i; `families[i]` defaults to ip4. */
-export function makePlan(names: string[], o: { families?: AddressFamily[]; babeld?: boolean } = {}): Plan {
+/** Nodes named by `names`, `n<i>` get SendPort 50000+i; `families[i]` defaults to ip4; `nat` names the nodes behind NAT. */
+export function makePlan(names: string[], o: { families?: AddressFamily[]; babeld?: boolean; nat?: string[] } = {}): Plan {
   const babeld = o.babeld ?? true;
   const nodes: Node[] = names.map((name, i) => ({
     name,
     host: `${name}.example.org`,
-    endpoint: `${name}.example.org`,
+    nat: o.nat?.includes(name) ?? false,
+    endpoint: o.nat?.includes(name) ? null : `${name}.example.org`,
     addressFamily: o.families?.[i] ?? 'ip4',
     groups: [],
     vars: {},
@@ -37,7 +38,7 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
   const sendPort = (i: number): number => 50001 + i;
   const plans: NodePlan[] = nodes.map((node, i) => {
     const links: Link[] = nodes.flatMap((peer, j) =>
-      j === i || peer.addressFamily !== node.addressFamily
+      j === i || peer.addressFamily !== node.addressFamily || (peer.nat && node.nat)
         ? []
         : [
             {
@@ -48,6 +49,7 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
               endpointHost: peer.endpoint,
               endpointPort: sendPort(i),
               linkLocal: `fe80::${i + 1}:${j + 1}/64`,
+              keepalive: node.nat ? 25 : 0,
             },
           ],
     );

@@ -5,7 +5,7 @@
 # and babel's hellos keep them flowing (the status command uses the same bound).
 HANDSHAKE_FRESH=180
 #
-# Prints, per planned link: "link name port pubkey host eport linklocal current-endpoint words..."
+# Prints, per planned link: "link name port pubkey host eport linklocal keepalive current-endpoint words..."
 # where the words name what differs (wg peers link addr up master), "missing" when there is no
 # such link, "foreign" when a link of that name exists that is not WireGuard (never ours), and
 # "resolve" when the endpoint is a host name to look up again: it changed since the last applied
@@ -40,8 +40,9 @@ plan_diffs() { # last-plan
 		} else if (addr_line()) addr[A_NAME, A_ADDR] = 1
 		next
 	}
-	NF == 6 {
+	NF == 7 {
 		name = $1; pub = $3; host = $4; eport = $5
+		ka = ($7 == 0) ? "off" : $7
 		split("", d)
 		cur = ((name, pub) in EP) ? EP[name, pub] : "(none)"
 		if (!(name in exists)) d["missing"] = 1
@@ -50,13 +51,16 @@ plan_diffs() { # last-plan
 			if (PRIV[name] != key || LPORT[name] != $2 || FWMARK[name] != fw) d["wg"] = 1
 			if (NPEERS[name] != 1 || !((name, pub) in EP)) d["peers"] = 1
 			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
-			if (host ~ /^[0-9.]+$/ || host ~ /:/) {
+			if (host == "-") {
+				# Behind NAT: whatever address the handshakes of the peer came from is right.
+			} else if (host ~ /^[0-9.]+$/ || host ~ /:/) {
 				if (cur != want) d["wg"] = 1
 			} else {
 				hs = HS[name, pub] + 0
 				if (lasthost[name] != host || cur == "(none)" || hs == 0 || now - hs >= fresh) d["resolve"] = 1
 			}
 			if (IPS[name, pub] != "0.0.0.0/0,::/0" && IPS[name, pub] != "::/0,0.0.0.0/0") d["wg"] = 1
+			if (KA[name, pub] != ka) d["wg"] = 1
 			if (lmtu[name] != mtu || lgroup[name] != GROUP) d["link"] = 1
 			if (!up[name]) d["up"] = 1
 			if (master != "" && lmaster[name] != master) d["master"] = 1

@@ -22,7 +22,7 @@ read_facts() {
 # Awk functions over those files; the program sets PREFIX and GROUP (-v) to ask managed().
 # - wg_line(): a line of `wg show all dump` (or `wg show all listen-port`): fills
 #   WG_IF[name] (wg serves it), PRIV/LPORT/FWMARK[name] (interface lines) and per peer
-#   NPEERS[name], PEER[name] (the first), EP/IPS/HS/RX/TX[name, key];
+#   NPEERS[name], PEER[name] (the first), EP/IPS/HS/RX/TX/KA[name, key] (KA: keepalive or "off");
 # - link_line(): a line of `ip -d -o link`: sets L_NAME L_UP L_MTU L_GROUP L_MASTER L_KIND;
 # - addr_line(): an inet6 line of `ip -o addr`: sets A_NAME A_ADDR;
 # - is_wg(): the link just parsed is WireGuard: a kernel link, or a TUN a wireguard-go serves;
@@ -35,7 +35,7 @@ function wg_line() {
 	if (NF == 2) { WG_IF[$1] = 1; LPORT[$1] = $2; return 1 }
 	if (NF != 9) return 0
 	if (!NPEERS[$1]++) PEER[$1] = $2
-	EP[$1, $2] = $4; IPS[$1, $2] = $5; HS[$1, $2] = $6; RX[$1, $2] = $7; TX[$1, $2] = $8
+	EP[$1, $2] = $4; IPS[$1, $2] = $5; HS[$1, $2] = $6; RX[$1, $2] = $7; TX[$1, $2] = $8; KA[$1, $2] = $9
 	return 1
 }
 function link_line(   seg, w, n, i) {

@@ -29,7 +29,7 @@ note() { # text
 # wg's notation of host:port, into EP (no subshell: this runs for every link).
 set_endpoint() { case $1 in *:*) EP="[$1]:$2" ;; *) EP="$1:$2" ;; esac; }
 
-is_name() { case $1 in *:* | '') return 1 ;; *[!0-9.]*) return 0 ;; esac; return 1; }
+is_name() { case $1 in *:* | '' | -) return 1 ;; *[!0-9.]*) return 0 ;; esac; return 1; }
 
 # The first address of the node's family a name resolves to, within a few seconds; RAIT resolves
 # the same way, and an ip4 mesh never uses an AAAA answer. Fails when there is none.
@@ -118,9 +118,11 @@ check_inotify() {
 	die "fs.inotify.max_user_instances is $ci_max but $ci_need are needed ($ci_used in use, $1 new wireguard-go, each needs one): raise it (sysctl -w fs.inotify.max_user_instances=$ci_need, and in /etc/sysctl.d)"
 }
 
-configure_link() { # words name port pubkey endpoint(""=none) linklocal
+configure_link() { # words name port pubkey endpoint(""=none) linklocal keepalive(0=off)
 	cl_words=" $1 "
 	shift
+	cl_keepalive=$6
+	[ "$cl_keepalive" = 0 ] && cl_keepalive=off
 	# Without "peers" the link has exactly the planned peer (decide.sh), so nothing to remove.
 	case $cl_words in *" peers "*)
 		for old in $(wg_if show "$1" peers 2>/dev/null); do
@@ -130,7 +132,7 @@ configure_link() { # words name port pubkey endpoint(""=none) linklocal
 	esac
 	case $cl_words in *" wg "* | *" peers "*)
 		try wg_if set "$1" private-key "$STAGE/private.key" listen-port "$2" fwmark "$P_FWMARK" \
-			peer "$3" ${4:+endpoint "$4"} allowed-ips 0.0.0.0/0,::/0 || return 1
+			peer "$3" ${4:+endpoint "$4"} persistent-keepalive "$cl_keepalive" allowed-ips 0.0.0.0/0,::/0 || return 1
 		;;
 	esac
 	case $cl_words in *" master "*)
@@ -147,12 +149,13 @@ configure_link() { # words name port pubkey endpoint(""=none) linklocal
 # One planned link to its plan: the fields of a "link" line of plan_diffs and its words. A name
 # is resolved here, once, in the node's family; one that does not resolve fails this link only
 # (a missing link is still made, without an endpoint: the peer can still reach it).
-sync_link() { # name port pubkey host eport linklocal current-endpoint words...
-	sl_name=$1 sl_port=$2 sl_pub=$3 sl_host=$4 sl_eport=$5 sl_ll=$6 sl_cur=$7
-	shift 7
+sync_link() { # name port pubkey host eport linklocal keepalive current-endpoint words...
+	sl_name=$1 sl_port=$2 sl_pub=$3 sl_host=$4 sl_eport=$5 sl_ll=$6 sl_ka=$7 sl_cur=$8
+	shift 8
 	sl_words=
 	sl_error=
-	set_endpoint "$sl_host" "$sl_eport"
+	# A peer behind NAT ("-"): no endpoint; the link learns it from the peer's handshake.
+	if [ "$sl_host" = - ]; then EP=; else set_endpoint "$sl_host" "$sl_eport"; fi
 	for sl_w; do
 		[ "$sl_w" = resolve ] || sl_words="$sl_words $sl_w"
 	done
@@ -174,7 +177,7 @@ sync_link() { # name port pubkey host eport linklocal current-endpoint words...
 		return
 		;;
 	*" missing "*)
-		if create_link "$sl_name" && configure_link "wg link addr up${LINK_MASTER:+ master}" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll"; then
+		if create_link "$sl_name" && configure_link "wg link addr up${LINK_MASTER:+ master}" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll" "$sl_ka"; then
 			ADDED="$ADDED $sl_name"
 		else
 			sl_error=$CMD_ERROR
@@ -183,7 +186,7 @@ sync_link() { # name port pubkey host eport linklocal current-endpoint words...
 	*[a-z]*)
 		[ "$VERBOSE" = 1 ] && say "$sl_name differs:$sl_words"
 		# Without an address (sl_error) wg set keeps the endpoint the link has.
-		if configure_link "$sl_words" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll"; then
+		if configure_link "$sl_words" "$sl_name" "$sl_port" "$sl_pub" "$EP" "$sl_ll" "$sl_ka"; then
 			UPDATED="$UPDATED $sl_name"
 		else
 			sl_error=$CMD_ERROR

@@ -16,7 +16,7 @@ P_BABELD_MANAGE=agent
 # The node's address family: endpoint names resolve in it only.
 P_FAMILY=
 P_BABELD_SOCKET=
-# "name port pubkey host eport linklocal" per line, and the names alone.
+# "name port pubkey host eport linklocal keepalive" per line, and the names alone.
 P_LINKS=
 P_NAMES=
 # The plan the last deploy applied, kept in config_dir (no secret in it).
@@ -113,7 +113,7 @@ read_plan() { # file
 	[ -r "$1" ] || die "no plan in the payload"
 	lineno=0
 	version=
-	while read -r key a b c d e f; do
+	while read -r key a b c d e f g; do
 		lineno=$((lineno + 1))
 		case $key in
 		version) [ "$a" = 2 ] || bad_plan version "$a"; version=2 ;;
@@ -136,12 +136,14 @@ read_plan() { # file
 			case $a in "$P_PREFIX"*) ;; *) bad_plan "interface name (not prefix $P_PREFIX)" "$a" ;; esac
 			valid_port "$b" || bad_plan "listen port" "$b"
 			valid_key "$c" || bad_plan "public key" "$c"
-			valid_host "$d" || bad_plan "endpoint host" "$d"
+			# "-": the peer is behind NAT; its address comes from its first handshake.
+			{ [ "$d" = - ] || valid_host "$d"; } || bad_plan "endpoint host" "$d"
 			valid_port "$e" || bad_plan "endpoint port" "$e"
 			valid_ll "$f" || bad_plan "link-local address" "$f"
+			{ valid_uint "$g" && [ "$g" -le 65535 ]; } || bad_plan keepalive "$g"
 			case " $P_NAMES " in *" $a "*) bad_plan "duplicate interface" "$a" ;; esac
 			P_NAMES="$P_NAMES $a"
-			P_LINKS="$P_LINKS$a $b $c $d $e $f
+			P_LINKS="$P_LINKS$a $b $c $d $e $f $g
 "
 			;;
 		'' | '#'*) ;;
