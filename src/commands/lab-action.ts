@@ -11,6 +11,7 @@ export interface UpFlags {
   subnet?: string;
   addressFamily?: AddressFamily;
   ip6?: boolean;
+  nat?: string[];
   inventory: string;
   dir?: string;
 }
@@ -27,6 +28,7 @@ export async function runLabUp(flags: UpFlags): Promise<void> {
     name: flags.name,
     subnet: flags.subnet,
     addressFamily: flags.ip6 ? 'ip6' : flags.addressFamily,
+    nat: flags.nat,
     inventory: flags.inventory,
     dir: flags.dir,
     log: say,

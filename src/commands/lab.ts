@@ -26,6 +26,9 @@ export default function register(program: Command): void {
     .option('--subnet <cidr>', 'underlay subnet (default: a free 10.231.<k>.0/24 or fd00:7261:6974:<k>::/64)')
     .addOption(new Option('--address-family <family>', 'underlay address family').choices(['ip4', 'ip6']))
     .addOption(new Option('--ip6', 'same as --address-family ip6').conflicts('addressFamily'))
+    .option('--nat <nodes>', 'put these nodes (e.g. n3,n4) behind a NAT router of their own: SSH forwarded, no inbound UDP', (v: string) =>
+      v.split(',').filter(Boolean),
+    )
     .option('--inventory <path>', 'inventory to write', 'inventories/lab.yaml')
     .option('--dir <dir>', 'lab directory (default .lab/<name>)')
     .action(async (flags: UpFlags) => (await import('./lab-action.js')).runLabUp(flags));

@@ -2,7 +2,7 @@
 // shows under the lab's names (so a lab whose `up` died half-way is cleaned too).
 import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, type Stats } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { bridgeName, nodeLinkPattern, validateName } from './plan.js';
+import { bridgeName, labNamespacePattern, nodeLinkPattern, validateName } from './plan.js';
 import { restoreInotifyInstances } from './inotify.js';
 import { assertRoot } from './preflight.js';
 import { labDir, tryReadLab } from './store.js';
@@ -131,7 +131,7 @@ export async function labDown(name: string, dir?: string, log: (m: string) => vo
   }
 
   const ours = nodeLinkPattern(name);
-  const namespaces = (await namespaceNames()).filter((n) => ours.test(n));
+  const namespaces = (await namespaceNames()).filter((n) => labNamespacePattern(name).test(n));
   const links = (await linkNames()).filter((l) => l === bridgeName(name) || ours.test(l));
   const killed = await labProcesses(namespaces, await verifiedSshdPids(lab));
   await killAll(killed);

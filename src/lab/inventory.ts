@@ -27,7 +27,12 @@ export function renderInventory(lab: Lab, templatePath: string, removeWith: stri
     nodes: Object.fromEntries(
       lab.nodes.map((n) => [
         n.name,
-        { host: n.address, address_family: lab.addressFamily, vars: { loopback: n.loopback, loopback4: n.loopback4 } },
+        {
+          host: n.address,
+          ...(n.nat && { nat: true }),
+          address_family: lab.addressFamily,
+          vars: { loopback: n.loopback, loopback4: n.loopback4 },
+        },
       ]),
     ),
   };

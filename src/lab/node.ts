@@ -19,7 +19,8 @@ const sshdLogPath = (node: LabNode): string => join(node.dir, 'sshd.log');
 /** Pure: the node's sshd configuration. The home (/root) and /run it relies on are the node's private ones. */
 export function sshdConfig(node: LabNode): string {
   return [
-    `ListenAddress ${node.address}`,
+    // Behind NAT the router forwards SSH to the node's own address.
+    `ListenAddress ${node.nat?.privateAddress ?? node.address}`,
     'Port 22',
     `HostKey ${NODE_FILES}/ssh_host_ed25519_key`,
     'PidFile /run/sshd.pid',
@@ -46,7 +47,7 @@ export function sshdConfig(node: LabNode): string {
  * /etc/rait and babeld's /var/lib/babel-state are the node's own), then becomes sshd (exec keeps the PID).
  */
 const NODE_SCRIPT = `set -e
-dir=$1 address=$2 loopback=$3 loopback4=$4 dad=$5 sshd=$6
+dir=$1 address=$2 loopback=$3 loopback4=$4 dad=$5 sshd=$6 gateway=$7
 ip -batch - <<RFL_LINKS
 link set lo up
 address add $loopback dev lo
@@ -54,6 +55,8 @@ address add $loopback4 dev lo
 address add $address dev eth0 $dad
 link set eth0 up
 RFL_LINKS
+# Behind NAT: out through the router (which has no way out of the lab itself).
+[ -z "$gateway" ] || ip route add default via "$gateway"
 echo 1 >/proc/sys/net/ipv4/ip_forward
 echo 1 >/proc/sys/net/ipv6/conf/all/forwarding
 mount --bind "$dir" ${NODE_FILES}
@@ -95,11 +98,12 @@ export function startNode(lab: Lab, node: LabNode, sshd: string): { pid: number;
     NODE_SCRIPT,
     'rfl-node',
     node.dir,
-    `${node.address}/${prefixLength}`,
+    node.nat ? `${node.nat.privateAddress}/${node.nat.privateLength}` : `${node.address}/${prefixLength}`,
     node.loopback,
     node.loopback4,
     lab.addressFamily === 'ip6' ? 'nodad' : '',
     sshd,
+    node.nat?.gateway ?? '',
   ];
   try {
     const child = spawn('ip', args, { detached: true, stdio: ['ignore', log, log] });

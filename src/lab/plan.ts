@@ -15,6 +15,9 @@ export const bridgeName = (name: string): string => `rfl-${name}`;
 const nodeNamespace = (name: string, index: number): string => `rfl-${name}-${index}`;
 /** Matches namespaces and root-side veth ends of lab `name` (bridge excluded). */
 export const nodeLinkPattern = (name: string): RegExp => new RegExp(`^rfl-${name}-\\d+$`);
+/** Matches every namespace of lab `name`: its nodes' and their NAT routers'. */
+export const labNamespacePattern = (name: string): RegExp => new RegExp(`^rfl-${name}-\\d+(-nat)?$`);
+const routerNamespace = (name: string, index: number): string => `rfl-${name}-${index}-nat`;
 
 export interface LabRequest {
   name: string;
@@ -25,6 +28,8 @@ export interface LabRequest {
   dir: string;
   /** Absolute inventory path. */
   inventory: string;
+  /** Nodes to put behind NAT. */
+  nat?: string[];
 }
 
 export function validateName(name: string): string {
@@ -34,13 +39,15 @@ export function validateName(name: string): string {
   return name;
 }
 
-/** Candidate ranges for lab slot k (1..254): underlay per family plus both loopback ranges. */
-function slotRanges(k: number): { ip4: Prefix; ip6: Prefix; loopback4: Prefix; loopback6: Prefix } {
+/** Candidate ranges for lab slot k (1..254): underlay per family, both loopback ranges, the NAT routers' private one. */
+function slotRanges(k: number): { ip4: Prefix; ip6: Prefix; loopback4: Prefix; loopback6: Prefix; nat: Prefix } {
   return {
     ip4: parsePrefix(`10.231.${k}.0/24`),
     ip6: parsePrefix(`fd00:7261:6974:${k.toString(16)}::/64`),
     loopback4: parsePrefix(`10.232.${k}.0/24`),
     loopback6: parsePrefix(`fd72:6c61:62${k.toString(16).padStart(2, '0')}::/48`),
+    // Every router of the lab uses the same private network, each in its own namespace.
+    nat: parsePrefix(`10.233.${k}.0/24`),
   };
 }
 
@@ -78,7 +85,7 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
   for (let k = 1; k <= 254 && !slot; k++) {
     const r = slotRanges(k);
     const underlay = user ?? (family === 'ip4' ? r.ip4 : r.ip6);
-    const mine = [underlay, r.loopback4, r.loopback6];
+    const mine = [underlay, r.loopback4, r.loopback6, ...(req.nat?.length ? [r.nat] : [])];
     if (mine.every((p) => !clash(p)) && !(user && (overlaps(user, r.loopback4) || overlaps(user, r.loopback6)))) slot = r;
   }
   if (!slot) throw new Error('no free lab subnet left in 10.231.0.0/16 / fd00:7261:6974::/48 (every slot overlaps a route)');
@@ -90,10 +97,13 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
     });
   }
 
+  const natted = new Set(req.nat ?? []);
+  if (natted.size > 0 && family === 'ip6')
+    throw new InputError('NAT is for ip4 labs (IPv6 has no address sharing to hide behind)', { field: '--nat' });
   const nodes: LabNode[] = Array.from({ length: req.nodes }, (_, i) => {
     const index = i + 1;
     const name = `n${index}`;
-    return {
+    const node: LabNode = {
       name,
       namespace: nodeNamespace(req.name, index),
       veth: nodeNamespace(req.name, index),
@@ -103,7 +113,17 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
       dir: join(req.dir, 'nodes', name),
       sshdPid: null,
     };
+    if (natted.delete(name)) {
+      node.nat = {
+        namespace: routerNamespace(req.name, index),
+        privateAddress: nthAddress(slot.nat, 2),
+        gateway: nthAddress(slot.nat, 1),
+        privateLength: slot.nat.length,
+      };
+    }
+    return node;
   });
+  if (natted.size > 0) throw new InputError(`no node ${[...natted].join(', ')} in a lab of ${req.nodes}`, { field: '--nat' });
   return {
     version: 1,
     name: req.name,
@@ -112,7 +132,7 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
     subnet: formatPrefix(underlay),
     bridge: bridgeName(req.name),
     bridgeAddress: `${nthAddress(underlay, bridgeAt)}/${underlay.length}`,
-    loopbackRanges: [formatPrefix(slot.loopback4), formatPrefix(slot.loopback6)],
+    loopbackRanges: [formatPrefix(slot.loopback4), formatPrefix(slot.loopback6), ...(req.nat?.length ? [formatPrefix(slot.nat)] : [])],
     keyFile: join(req.dir, 'id_ed25519'),
     knownHosts: join(req.dir, 'known_hosts'),
     inventory: req.inventory,

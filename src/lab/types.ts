@@ -17,6 +17,22 @@ export interface LabNode {
   dir: string;
   /** PID of the node's sshd in the root PID namespace; null until started. */
   sshdPid: number | null;
+  /**
+   * The node sits behind a router of its own that masquerades its traffic and forwards only SSH to it
+   * (`address` is then the router's, on the bridge): no peer can reach the node first.
+   */
+  nat?: LabRouter;
+}
+
+export interface LabRouter {
+  /** The router's network namespace; its eth0 is on the bridge (root-side veth: the node's `veth`). */
+  namespace: string;
+  /** The node's address behind it (on the node's eth0, peer of the router's lan0). */
+  privateAddress: string;
+  /** The router's address on that private network, the node's default route. */
+  gateway: string;
+  /** Prefix length of the private network. */
+  privateLength: number;
 }
 
 /** Everything a lab created, recorded in <dir>/lab.json so `lab down` can remove exactly that. */
@@ -30,7 +46,7 @@ export interface Lab {
   bridge: string;
   /** `<addr>/<len>` the bridge carries in the root namespace. */
   bridgeAddress: string;
-  /** Loopback ranges routed onto the bridge so nothing for them leaves by the default route. */
+  /** Loopback ranges (and the private range of nodes behind NAT) routed onto the bridge, so nothing for them leaves by the default route. */
   loopbackRanges: string[];
   /** Lab SSH private key (mode 0600). */
   keyFile: string;
@@ -51,5 +67,7 @@ export interface LabUpOptions {
   inventory?: string;
   /** Lab directory; default .lab/<name> under the cwd. */
   dir?: string;
+  /** Nodes (by name, n1…) to put behind NAT. */
+  nat?: string[];
   log?: (message: string) => void;
 }

@@ -9,13 +9,13 @@ import { labDown } from './down.js';
 import { DEFAULT_BABELD_TEMPLATE } from '../inventory/load.js';
 import { downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
 import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
-import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, nodeLinkPattern, planLab, validateName } from './plan.js';
+import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, labNamespacePattern, nodeLinkPattern, planLab, validateName } from './plan.js';
 import { assertPrograms, assertRoot } from './preflight.js';
 import { raiseInotifyInstances } from './inotify.js';
 import { labDir, tryReadLab, writeLab } from './store.js';
 import { writeAtomic } from '../atomic-file.js';
 import { ipBatch, linkNames, mustRun, namespaceInode, namespaceNames, routeDevices, routesInUse } from './system.js';
-import type { Lab, LabUpOptions } from './types.js';
+import type { Lab, LabNode, LabRouter, LabUpOptions } from './types.js';
 
 const DEFAULT_INVENTORY = 'inventories/lab.yaml';
 
@@ -30,7 +30,7 @@ async function assertNameFree(name: string, dir: string): Promise<void> {
   const taken =
     tryReadLab(name, dir) !== undefined ||
     (existsSync(dir) && readdirSync(dir).length > 0) ||
-    (await namespaceNames()).some((n) => ours.test(n)) ||
+    (await namespaceNames()).some((n) => labNamespacePattern(name).test(n)) ||
     (await linkNames()).some((l) => l === bridgeName(name) || ours.test(l));
   if (taken) {
     throw new InputError(
@@ -65,7 +65,10 @@ async function writeFiles(lab: Lab): Promise<void> {
   writeFileSync(lab.knownHosts, lab.nodes.map((n, i) => `${n.address} ${hostKeys[i]}\n`).join(''), { mode: 0o644 });
 }
 
-/** Bridge with a lab address, loopback ranges routed onto it, one veth per node (`eth0` in the node). */
+/**
+ * Bridge with a lab address, loopback ranges routed onto it, one veth per node (`eth0` in the node). A
+ * node behind NAT has a router namespace between it and the bridge.
+ */
 async function buildNetwork(lab: Lab): Promise<void> {
   const dad = lab.addressFamily === 'ip6' ? ' nodad' : '';
   await ipBatch([
@@ -75,10 +78,44 @@ async function buildNetwork(lab: Lab): Promise<void> {
     ...lab.loopbackRanges.map((r) => `route add ${r} dev ${lab.bridge}`),
     ...lab.nodes.flatMap((n) => [
       `netns add ${n.namespace}`,
-      `link add ${n.veth} type veth peer name eth0 netns ${n.namespace}`,
+      ...(n.nat ? [`netns add ${n.nat.namespace}`] : []),
+      `link add ${n.veth} type veth peer name eth0 netns ${n.nat?.namespace ?? n.namespace}`,
       `link set ${n.veth} master ${lab.bridge} up`,
     ]),
   ]);
+  const prefixLength = lab.subnet.split('/')[1];
+  for (const n of lab.nodes) if (n.nat) await buildRouter(n, n.nat, `${n.address}/${prefixLength}`);
+}
+
+/**
+ * A home router: the node's public address on its eth0, the node behind its lan0, everything from
+ * the node masqueraded, and only SSH forwarded to it — no inbound UDP, so peers cannot reach the node
+ * first. It has no default route: nothing goes beyond the lab.
+ */
+async function buildRouter(node: LabNode, router: LabRouter, publicAddress: string): Promise<void> {
+  await mustRun(
+    'ip',
+    ['-n', router.namespace, '-batch', '-'],
+    [
+      'link set lo up',
+      `address add ${publicAddress} dev eth0`,
+      'link set eth0 up',
+      `link add lan0 type veth peer name eth0 netns ${node.namespace}`,
+      `address add ${router.gateway}/${router.privateLength} dev lan0`,
+      'link set lan0 up',
+    ].join('\n') + '\n',
+  );
+  await mustRun('ip', ['netns', 'exec', router.namespace, 'sysctl', '-q', '-w', 'net.ipv4.ip_forward=1']);
+  await mustRun(
+    'ip',
+    ['netns', 'exec', router.namespace, 'nft', '-f', '-'],
+    [
+      'table ip nat {',
+      '  chain postrouting { type nat hook postrouting priority srcnat; oifname "eth0" masquerade; }',
+      `  chain prerouting { type nat hook prerouting priority dstnat; iifname "eth0" tcp dport 22 dnat to ${router.privateAddress}; }`,
+      '}',
+    ].join('\n') + '\n',
+  );
 }
 
 /** Safety: before anything is sent, every lab address must route via the bridge and nowhere else. */
@@ -129,7 +166,7 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   await assertNameFree(name, dir);
   assertInventoryReplaceable(inventory);
   const lab = planLab(
-    { name, nodes: opts.nodes ?? DEFAULT_NODES, addressFamily: opts.addressFamily, subnet: opts.subnet, dir, inventory },
+    { name, nodes: opts.nodes ?? DEFAULT_NODES, addressFamily: opts.addressFamily, subnet: opts.subnet, dir, inventory, nat: opts.nat },
     await routesInUse(),
   );
 

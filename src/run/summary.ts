@@ -41,7 +41,12 @@ export function formatCheck(outcomes: NodeOutcome[]): string {
   return [...out, ...notes(outcomes)].join('\n');
 }
 
-const notes = (outcomes: NodeOutcome[]): string[] => outcomes.flatMap((o) => (o.notes ?? []).map((n) => `${o.node}: note: ${n}`));
+/** Each note once, with the nodes that gave it: a fleet's nodes often say the same thing. */
+function notes(outcomes: NodeOutcome[]): string[] {
+  const nodesOf = new Map<string, string[]>();
+  for (const o of outcomes) for (const n of o.notes ?? []) nodesOf.set(n, [...(nodesOf.get(n) ?? []), o.node]);
+  return [...nodesOf].map(([note, nodes]) => `${nodes.join(', ')}: note: ${note}`);
+}
 
 const count = (xs: string[] | undefined): string => (xs ? String(xs.length) : '-');
 const indent = (text: string): string[] =>

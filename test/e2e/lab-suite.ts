@@ -22,13 +22,20 @@ export interface LabSuite {
  * down, with the work directory, after them — also when they failed. Call it before the suite's own
  * hooks, which then see the lab up (and, in `after`, already down).
  */
-export function labSuite(tag: string, nodes: number): LabSuite {
+export function labSuite(tag: string, nodes: number, opts: { nat?: string[] } = {}): LabSuite {
   const work = mkdtempSync(join(tmpdir(), `rf-${tag}-e2e-`));
   const inventory = join(work, `${tag}.yaml`);
   let lab: Lab | undefined;
   before(async () => {
     // A lab name is at most 7 characters (its link names have 15).
-    lab = await labUp({ nodes, name: `${tag[0]}${randomBytes(3).toString('hex')}`, dir: join(work, 'lab'), inventory, log: () => {} });
+    lab = await labUp({
+      nodes,
+      name: `${tag[0]}${randomBytes(3).toString('hex')}`,
+      dir: join(work, 'lab'),
+      inventory,
+      nat: opts.nat,
+      log: () => {},
+    });
   });
   after(async () => {
     if (lab) await labDown(lab.name, lab.dir).catch(() => {});

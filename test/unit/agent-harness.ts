@@ -18,8 +18,8 @@ import { samplePlan } from './agent-fixture.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/fixtures/', import.meta.url));
 const FAKE_BIN = join(FIXTURES, 'fake-node');
-/** The recorded facts of one case (test/fixtures/agent-facts/<name>/: wg, ip, babel). */
-export const factsDir = (name: string): string => join(FIXTURES, 'agent-facts', name);
+/** The recorded facts of one case (test/fixtures/agent-facts/<name>/: wg, ip, babel), or a directory of facts made by a test. */
+export const factsDir = (name: string): string => (name.startsWith('/') ? name : join(FIXTURES, 'agent-facts', name));
 
 /** Real programs the agent may use beside the fakes. */
 const TOOLS = [
@@ -62,6 +62,8 @@ export interface NodeSetup {
   sysNet?: string[];
   /** systemd runs the node (PID 1). */
   systemd?: boolean;
+  /** What the node's getent resolves: "address name" lines. */
+  hosts?: string;
 }
 
 export interface AgentRun extends NodeSetup {
@@ -106,7 +108,7 @@ export class MadeUpNode {
     const bin = join(this.dir, 'bin');
     mkdirSync(bin);
     for (const tool of TOOLS) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
-    for (const fake of ['ip', 'wg', 'systemctl']) {
+    for (const fake of ['ip', 'wg', 'systemctl', 'getent']) {
       if (setup.without?.includes(fake)) continue;
       writeFileSync(join(bin, fake), readFileSync(join(FAKE_BIN, fake)));
       chmodSync(join(bin, fake), 0o755);
@@ -121,6 +123,7 @@ export class MadeUpNode {
     const systemdRun = join(this.dir, 'run-systemd-system');
     if (setup.systemd) mkdirSync(systemdRun);
     mkdirSync(this.unitDir);
+    writeFileSync(join(this.dir, 'hosts'), setup.hosts ?? '');
     // The agent's own directories are the made-up node's too: a test never writes the host's /run.
     this.env = {
       PATH: bin,
@@ -135,6 +138,7 @@ export class MadeUpNode {
       RF_SYS_NET: sysNet,
       RF_SYSTEMD_RUN: systemdRun,
       RF_UNIT_DIR: this.unitDir,
+      FAKE_HOSTS: join(this.dir, 'hosts'),
       ...(setup.facts?.here && { FACTS_HERE: factsDir(setup.facts.here) }),
       ...(setup.facts?.ns && { FACTS_NS: `${setup.facts.ns[0]}:${factsDir(setup.facts.ns[1])}` }),
     };
@@ -173,6 +177,11 @@ export class MadeUpNode {
         ? Object.fromEntries(readdirSync(this.configDir).map((name) => [name, readFileSync(join(this.configDir, name), 'utf8')]))
         : {},
     };
+  }
+
+  /** Changes what the node's getent resolves. */
+  setHosts(hosts: string): void {
+    writeFileSync(join(this.dir, 'hosts'), hosts);
   }
 
   remove(): void {

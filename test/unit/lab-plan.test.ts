@@ -83,6 +83,19 @@ describe('planLab', () => {
     fails(req({ nodes: 0 }), /--nodes/);
     fails(req({ name: 'Lab' }), /--name/);
     fails(req({ name: 'toolongx' }), /--name/);
+    fails(req({ nat: ['n9'] }), /--nat: no node n9 in a lab of 4/);
+    fails(req({ nat: ['n2'], addressFamily: 'ip6' }), /--nat: NAT is for ip4 labs/);
+  });
+
+  it('puts nodes behind routers of their own: the router has the public address, the node a private one', () => {
+    const lab = planLab(req({ nat: ['n3'] }), []);
+    const n3 = lab.nodes[2]!;
+    assert.deepEqual(n3.nat, { namespace: 'rfl-lab-3-nat', privateAddress: '10.233.1.2', gateway: '10.233.1.1', privateLength: 24 });
+    assert.equal(n3.address, '10.231.1.3', 'SSH and the inventory use the router');
+    assert.equal(lab.nodes[0]!.nat, undefined);
+    assert.ok(lab.loopbackRanges.includes('10.233.1.0/24'), 'the private range is routed onto the bridge, never out by default');
+    assert.ok(sshdConfig(n3).split('\n').includes('ListenAddress 10.233.1.2'));
+    assert.match(renderInventory(lab, '/t', 'x'), /\n {2}n3:\n {4}host: 10\.231\.1\.3\n {4}nat: true\n/);
   });
 });
 

@@ -9,7 +9,10 @@ import { planMesh } from '../../src/mesh/plan.js';
 import { ensureKeys } from '../../src/state/allocate.js';
 import { analyzeMesh } from '../../src/status/analyze.js';
 import { makePlan, probesFor, names } from './status-fixtures.js';
-import { runAgent } from './agent-harness.js';
+import { factsDir, MadeUpNode, runAgent } from './agent-harness.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { link, n1Plan } from './recorded-node.js';
 
 function plan(nodes: string, mesh = '') {
@@ -84,4 +87,43 @@ test('agent: a link to a peer behind NAT keeps the address its handshakes came f
   const missing = runAgent<ApplyReport>({ ...n1Plan('', { n2: '{ host: 10.231.250.2, nat: true }' }), facts: { here: 'link-deleted' } });
   const set = missing.changes.split('\n').find((l) => l.startsWith(`wg set ${link.n2} `))!;
   assert.doesNotMatch(set, / endpoint /);
+});
+
+test('endpoint names: looked up again when the handshake is stale, on the node alone too; left alone while it works', () => {
+  // Facts of the recorded node whose handshakes are a few seconds old, for the "working" case.
+  const fresh = mkdtempSync(join(tmpdir(), 'rf-fresh-'));
+  const now = Math.floor(Date.now() / 1000);
+  for (const f of ['ip', 'babel']) writeFileSync(join(fresh, f), readFileSync(join(factsDir('deployed'), f)));
+  writeFileSync(
+    join(fresh, 'wg'),
+    readFileSync(join(factsDir('deployed'), 'wg'), 'utf8')
+      .split('\n')
+      .map((l) =>
+        l.split('\t').length === 9
+          ? l
+              .split('\t')
+              .map((f, i) => (i === 5 ? String(now - 10) : f))
+              .join('\t')
+          : l,
+      )
+      .join('\n'),
+  );
+  const plan = n1Plan('', { n2: '{ host: 10.231.250.2, endpoint: n2.dyn.example }' });
+  const stale = new MadeUpNode({ facts: { here: 'deployed' }, hosts: '10.231.250.2 n2.dyn.example\n' });
+  const working = new MadeUpNode({ facts: { here: fresh }, hosts: '10.231.250.2 n2.dyn.example\n' });
+  try {
+    // First deploy: the name is looked up (no plan applied before) and gives what the link has.
+    for (const n of [stale, working]) assert.deepEqual(n.run<ApplyReport>(plan).report.links.updated, []);
+    // n2 moves; its name follows.
+    for (const n of [stale, working]) n.setHosts('10.231.250.99 n2.dyn.example\n');
+    const healed = stale.resident<ApplyReport>(['apply', '--heal']);
+    assert.deepEqual(healed.report.links.updated, [link.n2]);
+    assert.match(healed.changes, new RegExp(`^wg set ${link.n2} .* endpoint 10\\.231\\.250\\.99:50000 `, 'm'));
+    // A link that works stays on the address it has: no lookup, no change.
+    const kept = working.resident<ApplyReport>(['apply', '--heal']);
+    assert.deepEqual([kept.report.links.updated, kept.changes], [[], '']);
+  } finally {
+    for (const n of [stale, working]) n.remove();
+    rmSync(fresh, { recursive: true, force: true });
+  }
 });
