@@ -36,7 +36,8 @@ export interface FileChange {
 
 /**
  * What was done to babeld: started | updated (interfaces added/flushed over its socket) | restarted
- * (no socket client, or the links moved to another namespace) | stopped (down left it no interface)
+ * (no socket client, or the links moved to another namespace) | stopped (down left it no interface, or
+ * babeld was turned off)
  * | unchanged | not-running (down) | disabled; check mode says what it would do with "would-".
  */
 export const BABELD_ACTIONS = [

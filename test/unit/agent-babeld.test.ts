@@ -65,3 +65,31 @@ test("an error excerpt shows a daemon's real error, never wireguard-go's banner"
     'ERROR: (rait50001) 2026/11/27 16:32:21 Failed to create TUN device: too many open files',
   );
 });
+
+/**
+ * sync_babeld with babeld turned off (mesh.babeld.enabled: false) on a node where the agent's babeld
+ * runs: a process named babeld (sleep under that name), detached so its parent is not this shell.
+ */
+function babeldOff(mode: 'deploy' | 'check'): { result: string; alive: boolean } {
+  const out = agentShell(
+    `ln -s "$(command -v sleep)" "$1/babeld"
+    ( "$1/babeld" 60 </dev/null >/dev/null 2>&1 & echo $! >"$1/babeld.pid" )
+    pid=$(cat "$1/babeld.pid")
+    # Until the fork has exec'd, the process is still a shell.
+    i=0; while [ "$(cat /proc/$pid/comm 2>/dev/null)" != babeld ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+    STAGE=$1 BABELD_PIDFILE=$1/babeld.pid BABELD_RUNNING=$1/running P_BABELD=0 MODE=deploy
+    [ ${mode} = check ] && DRY=1
+    sync_babeld 4>/dev/null
+    echo "$BABELD"
+    if kill -0 "$pid" 2>/dev/null; then echo alive; kill "$pid"; else echo gone; fi`,
+  );
+  const [result, alive] = out.trim().split('\n');
+  return { result: result!, alive: alive === 'alive' };
+}
+
+test('babeld turned off: the babeld the agent started is stopped (check mode says it would be)', () => {
+  assert.deepEqual(babeldOff('deploy'), { result: 'stopped', alive: false });
+  assert.deepEqual(babeldOff('check'), { result: 'would-stopped', alive: true });
+  // None of ours runs: nothing to do, and nothing else is looked at.
+  assert.equal(agentShell('BABELD_PIDFILE=$1/none P_BABELD=0 MODE=deploy; sync_babeld; echo "$BABELD"').trim(), 'disabled');
+});

@@ -232,7 +232,14 @@ babel_add_links() { # readd-names...
 
 # Start, restart or stop babeld, or bring the running one to the planned links through its socket.
 sync_babeld() {
-	[ "$P_BABELD" = 1 ] || return 0
+	if [ "$P_BABELD" != 1 ]; then
+		# babeld turned off: the one we started goes too (it would run on, routing nothing, and
+		# keep a namespace the links left alive). One we did not start is never ours to stop.
+		babeld_pid >/dev/null || return 0
+		stop_babeld
+		babeld_result stopped
+		return 0
+	fi
 	if [ "$P_BABELD_MANAGE" = external ]; then
 		[ "$MODE" = down ] || babel_add_links
 		if [ "$BABEL_TOLD" = 1 ]; then babeld_result updated; else BABELD=unchanged; fi
