@@ -366,6 +366,11 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
     setEndpoints(true);
     const r = await deploy(t);
     assertMoved(r);
+    // WireGuard's sockets are not in the VRF: what arrives on its slaves reaches them only with
+    // net.ipv4.udp_l3mdev_accept=1, which the agent sets and says so.
+    assert.match(r.stdout + r.stderr, /set net\.ipv4\.udp_l3mdev_accept=1/);
+    for (const n of lab.nodes)
+      assert.equal((await onNode(lab, n.name, ['sysctl', '-n', 'net.ipv4.udp_l3mdev_accept'])).trim(), '1', `${n.name}: udp_l3mdev_accept`);
     const tables = await Promise.all(lab.nodes.map(async (n) => (await linksOf(lab, n.name)).find((l) => l.name === VRF_TR)?.table));
     assert.ok(
       tables.every((x) => x !== undefined && x === tables[0]),
@@ -375,9 +380,7 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
     await assertOnly(t, { master: '-', netns: [], vrfs: [VRF_TR], rules: [fwmark('4'), fwmark('6')], babeld: true });
 
     // The transit VRF gets the underlay the peers send to: a macvlan on eth0 with the node's endpoint
-    // address, enslaved to the VRF (the node's SSH address stays on eth0, outside it). WireGuard's
-    // sockets are not in the VRF: what arrives on its slave reaches them only with
-    // net.ipv4.udp_l3mdev_accept=1, which the agent does not set (docs/kernel-vm.md).
+    // address, enslaved to the VRF (the node's SSH address stays on eth0, outside it).
     const underlay = `${VRF_TR}0`;
     await timed(t, `put a macvlan into ${VRF_TR} on every node`, () =>
       Promise.all(
@@ -387,7 +390,6 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
             ['ip', 'link', 'set', underlay, 'master', VRF_TR],
             ['ip', 'address', 'add', `${transitAddress(i)}/24`, 'dev', underlay],
             ['ip', 'link', 'set', underlay, 'up'],
-            ['sysctl', '-qw', 'net.ipv4.udp_l3mdev_accept=1'],
           ])
             await onNode(lab, n.name, argv);
         }),
@@ -415,12 +417,7 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
     await waitRoutes(t);
     await waitHealthy(t);
     // The test's own underlay goes before the next move; the agent's VRF then holds nothing of anyone's.
-    await Promise.all(
-      lab.nodes.map(async (n) => {
-        await onNode(lab, n.name, ['ip', 'link', 'del', underlay]);
-        await onNode(lab, n.name, ['sysctl', '-qw', 'net.ipv4.udp_l3mdev_accept=0']);
-      }),
-    );
+    await Promise.all(lab.nodes.map((n) => onNode(lab, n.name, ['ip', 'link', 'del', underlay])));
   });
 
   it('back to isolation none: no VRF device, fwmark rule or namespace of the vrf mode is left', async (t) => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../../src/inventory/types.js';
 import type { NodePlan } from '../../src/mesh/types.js';
@@ -64,6 +64,8 @@ export interface NodeSetup {
   systemd?: boolean;
   /** What the node's getent resolves: "address name" lines. */
   hosts?: string;
+  /** The node's /proc/sys files, by path under it; udp_l3mdev_accept is 0 unless given. */
+  procSys?: Record<string, string>;
 }
 
 export interface AgentRun extends NodeSetup {
@@ -91,6 +93,8 @@ export interface AgentResult<R extends AgentReport = AgentReport> {
   /** The queries (facts read). */
   queries: string;
   stderr: string;
+  /** The node's /proc/sys files after the run, by path under it. */
+  procSys: Record<string, string>;
   /** The placement record after the run (undefined: none). */
   placement?: string;
   /** Every file in config_dir after the run, by name. */
@@ -103,6 +107,7 @@ export class MadeUpNode {
   readonly configDir = join(this.dir, 'etc');
   readonly unitDir = join(this.dir, 'units');
   private readonly env: Record<string, string>;
+  private readonly procSys: Record<string, string>;
 
   constructor(setup: NodeSetup = {}) {
     const bin = join(this.dir, 'bin');
@@ -124,6 +129,11 @@ export class MadeUpNode {
     if (setup.systemd) mkdirSync(systemdRun);
     mkdirSync(this.unitDir);
     writeFileSync(join(this.dir, 'hosts'), setup.hosts ?? '');
+    this.procSys = { 'net/ipv4/udp_l3mdev_accept': '0\n', ...setup.procSys };
+    for (const [path, value] of Object.entries(this.procSys)) {
+      mkdirSync(dirname(join(this.dir, 'proc-sys', path)), { recursive: true });
+      writeFileSync(join(this.dir, 'proc-sys', path), value);
+    }
     // The agent's own directories are the made-up node's too: a test never writes the host's /run.
     this.env = {
       PATH: bin,
@@ -136,6 +146,7 @@ export class MadeUpNode {
       RF_STATE_DIR: join(this.dir, 'state'),
       RF_LOG_DIR: join(this.dir, 'log'),
       RF_SYS_NET: sysNet,
+      RF_PROC_SYS: join(this.dir, 'proc-sys'),
       RF_SYSTEMD_RUN: systemdRun,
       RF_UNIT_DIR: this.unitDir,
       FAKE_HOSTS: join(this.dir, 'hosts'),
@@ -172,6 +183,7 @@ export class MadeUpNode {
       changes: read(join(this.dir, 'changes')) ?? '',
       queries: read(join(this.dir, 'queries')) ?? '',
       stderr: r.stderr.toString(),
+      procSys: Object.fromEntries(Object.keys(this.procSys).map((path) => [path, read(join(this.dir, 'proc-sys', path)) ?? ''])),
       placement: read(join(this.configDir, 'placement')),
       configFiles: existsSync(this.configDir)
         ? Object.fromEntries(readdirSync(this.configDir).map((name) => [name, readFileSync(join(this.configDir, name), 'utf8')]))

@@ -36,6 +36,27 @@ test('vrf: VRF devices made, links enslaved, transit table used for fwmark traff
   );
 });
 
+test('vrf with a transit VRF: udp_l3mdev_accept turned on, once, and said so (WireGuard sockets are in no VRF)', () => {
+  const mesh = noBabel({ isolation: 'vrf', transitNamespace: 'vrf-ul' });
+  const off = runAgent({ mesh });
+  assert.equal(off.report.ok, true, off.report.error);
+  assert.equal(off.procSys['net/ipv4/udp_l3mdev_accept'], '1\n');
+  const l3mdev = (notes: string[]): string[] => notes.filter((n) => n.includes('udp_l3mdev_accept'));
+  assert.deepEqual(l3mdev(off.report.notes), [
+    "set net.ipv4.udp_l3mdev_accept=1: WireGuard's sockets receive what arrives on the transit VRF vrf-ul (make it permanent in /etc/sysctl.d)",
+  ]);
+  const on = runAgent({ mesh, procSys: { 'net/ipv4/udp_l3mdev_accept': '1\n' } });
+  assert.deepEqual(l3mdev(on.report.notes), []);
+  const check = runAgent({ mesh, mode: 'check' });
+  assert.equal(check.procSys['net/ipv4/udp_l3mdev_accept'], '0\n');
+  assert.match(l3mdev(check.report.notes).join('\n'), /^would set net\.ipv4\.udp_l3mdev_accept=1/);
+  // Without a transit VRF the underlay is the main table's, where every socket hears it.
+  assert.equal(
+    runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl' }) }).procSys['net/ipv4/udp_l3mdev_accept'],
+    '0\n',
+  );
+});
+
 test('vrf on a kernel without VRF: ok:false, says so', () => {
   const { report } = runAgent({ mesh: noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl' }), env: { NO_VRF: '1' } });
   assert.equal(report.ok, false);

@@ -56,6 +56,7 @@ none_run() { "$@"; }
 # seams, like RF_OS_RELEASE).
 NETNS_DIR=${RF_NETNS_DIR:-/run/netns}
 SYS_NET=${RF_SYS_NET:-/sys/class/net}
+PROC_SYS=${RF_PROC_SYS:-/proc/sys}
 
 netns_prepare() {
 	for ns in $TR_NS $IF_NS; do
@@ -97,7 +98,24 @@ vrf_prepare() {
 		cmd ip -6 rule add fwmark "$P_FWMARK" table "$table"
 		made rule6 "$P_FWMARK" "$table"
 	}
-	return 0
+	vrf_accept_udp
+}
+
+# WireGuard's sockets are bound to no VRF, so the replies that arrive on a slave of the transit VRF
+# (its underlay) reach them only with udp_l3mdev_accept=1 (one switch for IPv4 and IPv6). Set as
+# wg-quick sets src_valid_mark for its fwmark routing: the mesh cannot work without it.
+vrf_accept_udp() {
+	va_file=$PROC_SYS/net/ipv4/udp_l3mdev_accept
+	# Not read: sysctl files answer only a read from offset 0, and sh's read takes a byte at a time.
+	[ "$(cat "$va_file" 2>/dev/null)" = 0 ] || return 0
+	if [ "$DRY" = 1 ]; then
+		note "would set net.ipv4.udp_l3mdev_accept=1: WireGuard's sockets must receive what arrives on the transit VRF $P_TRANSIT"
+		return 0
+	fi
+	trace sysctl -w net.ipv4.udp_l3mdev_accept=1
+	{ echo 1 >"$va_file"; } 2>/dev/null ||
+		die "cannot set net.ipv4.udp_l3mdev_accept=1, which WireGuard's sockets need to receive on the transit VRF $P_TRANSIT"
+	note "set net.ipv4.udp_l3mdev_accept=1: WireGuard's sockets receive what arrives on the transit VRF $P_TRANSIT (make it permanent in /etc/sysctl.d)"
 }
 
 vrf_place() { :; }

@@ -99,7 +99,7 @@ check_inotify() {
 	[ "$WG_IMPL" = wireguard-go ] || return 0
 	set -- "$(grep -c ' missing' "$STAGE/diffs")"
 	[ "$1" -gt 0 ] || return 0
-	ci_file=/proc/sys/fs/inotify/max_user_instances
+	ci_file=$PROC_SYS/fs/inotify/max_user_instances
 	# Not read: sysctl files answer only a read from offset 0, and sh's read takes a byte at a time.
 	ci_max=$(cat "$ci_file" 2>/dev/null)
 	valid_uint "$ci_max" || return 0
