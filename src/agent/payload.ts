@@ -2,7 +2,6 @@
  * What the control machine sends the agent: the command line and the stdin text
  * (docs/agent-protocol.md). Pure except loadAgentScript(), which reads the built script.
  */
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
@@ -27,6 +26,8 @@ export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): 
     ['babeld_socket', mesh.babeld.socket || '-'],
     ['babeld_manage', mesh.babeld.manage],
   ];
+  // A down plan says so: stored on the node, it brings nothing back when applied again.
+  if (mode === 'down') entries.push(['state', 'down']);
   const lines = entries.map(([key, value]) => `${key} ${token(key, value)}`);
   // down syncs to the empty set; status only reports what it finds.
   if (mode === 'deploy' || mode === 'check') {
@@ -61,27 +62,20 @@ function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): [st
 
 /**
  * What `sh -s` reads on the node: `rf_payload() { ... }` writing each file — the plan, the files the
- * mode needs and the agent itself — with a quoted here-document into a new private directory, then
- * `exec sh` of that agent with the mode. The node thus runs the very file deploy leaves it, and a
- * payload cut off in transfer is an unfinished function: nothing runs. The delimiter is drawn again
- * until it occurs in none of the files, so no file can end the here-document early.
+ * mode needs and the agent itself — into a new private directory, then `exec sh` of that agent with
+ * the mode. The node thus runs the very file deploy leaves it, and a payload cut off in transfer is an
+ * unfinished function (or quote): nothing runs. Each file is one single-quoted `printf` argument:
+ * printf is built into sh, so staging forks nothing, and a quote is the only character to escape.
  */
-export function buildPayload(
-  plan: NodePlan,
-  mesh: MeshSettings,
-  mode: RemoteMode,
-  agentScript: string,
-  randomHex: () => string = () => randomBytes(8).toString('hex'),
-): string {
+export function buildPayload(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode, agentScript: string): string {
   const files: [string, string][] = [...payloadFiles(plan, mesh, mode), [AGENT_FILE, agentScript]];
-  let delimiter: string;
-  do {
-    const hex = randomHex();
-    if (!/^[0-9a-f]{16}$/.test(hex)) throw new Error(`delimiter source gave ${JSON.stringify(hex)}, not 16 hex digits`);
-    delimiter = `RF_EOF_${hex}`;
-  } while (files.some(([, text]) => text.includes(delimiter)));
-  const parts = files.map(([name, text]) => hereDoc(name, text, delimiter));
+  const parts = files.map(([name, text]) => `printf '%s' ${shellQuote(text)} >"$1/${name}"\n`);
   return `rf_payload() {\n${parts.join('')}}\n${RUN_STAGED}`;
+}
+
+/** One sh word holding `text` exactly: single quotes, each quote in it written '\''. */
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
 }
 
 /** The agent's file name, in the stage and in config_dir. */
@@ -96,14 +90,6 @@ const RUN_STAGED = `rf_run() {
 }
 rf_run "$@"
 `;
-
-function hereDoc(name: string, text: string, delimiter: string): string {
-  const target = `"$1/${name}"`;
-  if (text === '') return `: >${target}\n`;
-  if (text.endsWith('\n')) return `cat >${target} <<'${delimiter}'\n${text}${delimiter}\n`;
-  // A here-document always ends in a newline; $(...) drops it again, so the file is exact.
-  return `printf '%s' "$(cat <<'${delimiter}'\n${text}\n${delimiter}\n)" >${target}\n`;
-}
 
 /** The remote command line; the mode and flags are fixed words, never user input. */
 export function agentCommand(mode: RemoteMode, opts: { verbose: boolean; become: boolean }): string {

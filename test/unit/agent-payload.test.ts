@@ -71,7 +71,7 @@ test('planFile: a value with whitespace is refused', () => {
 });
 
 test('buildPayload: sh recreates every file byte for byte, tricky content included', () => {
-  const tricky = 'it\'s $(not run) `nor this` \\ "q"\nRF_EOF_0123456789abcdef\n\ttab\n';
+  const tricky = "it's $(not run) `nor this` \\ \"q\" ''' %s %%\n\ttab\n";
   const noFinalNewline = 'interface rait50002\ninterface rait50003';
   const plan = samplePlan({ 'peers.conf': tricky, 'babeld.conf': noFinalNewline });
   const files = unpack(buildPayload(plan, sampleMesh(), 'deploy', callPrelude));
@@ -85,15 +85,11 @@ test('buildPayload: sh recreates every file byte for byte, tricky content includ
   });
 });
 
-test('buildPayload: a delimiter found in a file is drawn again', () => {
-  const clash = '0123456789abcdef';
-  const plan = samplePlan({ 'rait.conf': `x\nRF_EOF_${clash}\n` });
-  const draws = [clash, 'fedcba9876543210'];
-  const payload = buildPayload(plan, sampleMesh(), 'deploy', callPrelude, () => draws.shift()!);
-  assert.equal(draws.length, 0, 'both values drawn');
-  assert.match(payload, /<<'RF_EOF_fedcba9876543210'/);
-  assert.doesNotMatch(payload, new RegExp(`<<'RF_EOF_${clash}'`));
-  assert.equal(unpack(payload)['rait.conf'], `x\nRF_EOF_${clash}\n`);
+test('buildPayload: staging forks nothing: every file is a printf of sh itself', () => {
+  const payload = buildPayload(samplePlan(), sampleMesh(), 'deploy', callPrelude);
+  const body = payload.slice(0, payload.indexOf('}\nrf_run()'));
+  assert.equal(body.match(/^printf '%s' '/gm)?.length, Object.keys(unpack(payload)).length + 1, 'one printf a file, the agent included');
+  assert.doesNotMatch(body, /^(cat|tee|dd|sed) /m);
 });
 
 test('buildPayload: babeld.conf only when enabled', () => {
@@ -122,9 +118,23 @@ test('buildPayload: the agent is staged verbatim and runs with the mode, on its 
   assert.ok(payload.startsWith('rf_payload() {\n'));
   // Everything before the last line only defines functions: a payload cut off in transfer runs nothing.
   assert.ok(payload.endsWith('\nrf_run "$@"\n'));
-  assert.ok(payload.includes(`cat >"$1/${AGENT_FILE}" <<'`) && payload.includes(script));
+  assert.ok(payload.includes(`printf '%s' '#!/bin/sh\n`), 'the agent is one of the files');
   const { argv } = staged(buildPayload(samplePlan(), sampleMesh(), 'deploy', STAND_IN), ['deploy', '-v']);
   assert.match(argv, /^deploy -v --stage \/\S+ $/);
+});
+
+test('buildPayload: a payload cut off anywhere in the transfer stages nothing and runs nothing', () => {
+  const payload = buildPayload(samplePlan(), sampleMesh(), 'deploy', STAND_IN);
+  for (const at of [0.1, 0.5, 0.9, 0.99].map((f) => Math.floor(payload.length * f))) {
+    const dir = mkdtempSync(join(tmpdir(), 'rf-payload-'));
+    try {
+      const r = spawnSync('/bin/sh', ['-s', '--', 'deploy'], { input: payload.slice(0, at), env: { DIR: dir, PATH: process.env.PATH } });
+      assert.notEqual(r.status, 0, `cut at ${at}: sh reports the unfinished payload`);
+      assert.deepEqual(readdirSync(dir), [], `cut at ${at}: the stand-in agent did not run`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
 });
 
 test('agentCommand: mode, verbose flag and sudo', () => {
