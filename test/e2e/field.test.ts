@@ -165,7 +165,8 @@ describe('a babeld rait-fleet did not start', () => {
       'n3',
       'printf "interface eth0\\n" >/etc/babeld.conf && babeld -D -I /run/babeld.pid -S /var/lib/babeld/state -c /etc/babeld.conf',
     );
-    const distro = await sh('n3', 'cat /run/babeld.pid');
+    // babeld -D returns before the daemon has written its pid file.
+    const distro = await sh('n3', 'for i in $(seq 50); do [ -s /run/babeld.pid ] && break; sleep 0.1; done; cat /run/babeld.pid');
     editInventory(suite.inventory, (doc) => doc.setIn(['mesh', 'mtu'], 1380));
     const r = await deploy();
     assert.equal(r.code, 1);

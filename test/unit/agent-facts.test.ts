@@ -152,13 +152,14 @@ describe('agent status on recorded facts', () => {
   });
 
   it("reads babeld's neighbours from its recorded dump: costs, rtt, and the count of installed routes", () => {
-    // The dump as babeld's socket gave it; babel_json asks only when babeld is enabled and answers.
-    const babel = JSON.parse(
-      agentShell(
-        'dump_file=$1/babel; P_BABELD=1; P_BABELD_MANAGE=external; babeld_answers() { :; }; babel_ctl() { cat "$dump_file"; }; babel_json',
-        { babel: readFileSync(`${factsDir('deployed')}/babel`, 'utf8') },
-      ),
-    ) as StatusReport['babel'];
+    // The dump as babeld's socket gave it; babel_json asks only when babeld is enabled.
+    const [version, json] = agentShell(
+      'dump_file=$1/babel; P_BABELD=1; P_BABELD_MANAGE=external; babel_ctl() { cat "$dump_file"; }; babel_json; printf "%s\\n%s" "$V_BABELD" "$S_BABEL"',
+      { babel: readFileSync(`${factsDir('deployed')}/babel`, 'utf8') },
+    ).split('\n');
+    // Its version from the dump's header: no babeld -V.
+    assert.equal(version, '1.12.1');
+    const babel = JSON.parse(json!) as StatusReport['babel'];
     assert.deepEqual(
       babel.neighbours.find((n) => n.interface === 'rait50003'),
       {

@@ -66,6 +66,8 @@ export interface NodeSetup {
   hosts?: string;
   /** The node's /proc/sys files, by path under it; udp_l3mdev_accept is 0 unless given. */
   procSys?: Record<string, string>;
+  /** Real tools whose every call is noted ("tool args" lines in AgentResult.spied). */
+  spy?: string[];
 }
 
 export interface AgentRun extends NodeSetup {
@@ -93,6 +95,8 @@ export interface AgentResult<R extends AgentReport = AgentReport> {
   /** The queries (facts read). */
   queries: string;
   stderr: string;
+  /** The calls of the spied tools, in order. */
+  spied: string;
   /** The node's /proc/sys files after the run, by path under it. */
   procSys: Record<string, string>;
   /** The placement record after the run (undefined: none). */
@@ -112,7 +116,12 @@ export class MadeUpNode {
   constructor(setup: NodeSetup = {}) {
     const bin = join(this.dir, 'bin');
     mkdirSync(bin);
-    for (const tool of TOOLS) symlinkSync(execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim(), join(bin, tool));
+    for (const tool of TOOLS) {
+      const real = execFileSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' }).trim();
+      if (setup.spy?.includes(tool)) {
+        writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >>"$SHIM_SPIED"\nexec ${real} "$@"\n`, { mode: 0o755 });
+      } else symlinkSync(real, join(bin, tool));
+    }
     for (const fake of ['ip', 'wg', 'systemctl', 'getent']) {
       if (setup.without?.includes(fake)) continue;
       writeFileSync(join(bin, fake), readFileSync(join(FAKE_BIN, fake)));
@@ -139,6 +148,7 @@ export class MadeUpNode {
       PATH: bin,
       SHIM_LOG: join(this.dir, 'changes'),
       SHIM_QUERIES: join(this.dir, 'queries'),
+      SHIM_SPIED: join(this.dir, 'spied'),
       RF_OS_RELEASE: join(this.dir, 'os-release'),
       TMPDIR: this.dir,
       RF_NETNS_DIR: netnsDir,
@@ -172,7 +182,7 @@ export class MadeUpNode {
   }
 
   private exec<R extends AgentReport>(args: string[], mode: AgentMode, input: string, env: Record<string, string> = {}): AgentResult<R> {
-    for (const log of ['changes', 'queries']) rmSync(join(this.dir, log), { force: true });
+    for (const log of ['changes', 'queries', 'spied']) rmSync(join(this.dir, log), { force: true });
     const r = spawnSync('/bin/sh', args, { input, env: { ...this.env, ...env } });
     const stdout = r.stdout.toString();
     assert.ok(stdout.startsWith('{'), `agent exit ${r.status} without a report: ${r.stderr}`);
@@ -182,6 +192,7 @@ export class MadeUpNode {
       status: r.status,
       changes: read(join(this.dir, 'changes')) ?? '',
       queries: read(join(this.dir, 'queries')) ?? '',
+      spied: read(join(this.dir, 'spied')) ?? '',
       stderr: r.stderr.toString(),
       procSys: Object.fromEntries(Object.keys(this.procSys).map((path) => [path, read(join(this.dir, 'proc-sys', path)) ?? ''])),
       placement: read(join(this.configDir, 'placement')),

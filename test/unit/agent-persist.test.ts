@@ -3,7 +3,7 @@
 // with the same decisions as a deploy, down disarming it all. No root.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyReport, StatusReport } from '../../src/agent/report.js';
 import { loadAgentScript } from '../../src/agent/payload.js';
@@ -35,6 +35,35 @@ describe('deploy leaves an agent that can act alone', () => {
         r.report.files.filter((f) => f.name === 'rait-fleet-agent'),
         [{ name: 'rait-fleet-agent', changed: true }],
       );
+    } finally {
+      n.remove();
+    }
+  });
+
+  it('a deploy that changes nothing compares every file with one cksum, and still finds a hand edit of the same size', () => {
+    const n = node({ systemd: true, spy: ['cksum', 'cmp', 'cat', 'date', 'sed', 'grep'] });
+    try {
+      const files = systemdUnits(mesh);
+      n.run<ApplyReport>({ mesh, files });
+      const again = n.run<ApplyReport>({ mesh, files });
+      assert.deepEqual(
+        again.report.files.filter((f) => f.changed),
+        [],
+      );
+      assert.deepEqual(
+        lines(again.spied).map((l) => l.split(' ')[0]),
+        ['cksum'],
+      );
+      // One character of the installed rait.conf changed by hand: same size, other content.
+      const path = join(n.configDir, 'rait.conf');
+      const text = readFileSync(path, 'utf8');
+      writeFileSync(path, text.replace('PrivateKey', 'privateKey'));
+      const healed = n.run<ApplyReport>({ mesh, files });
+      assert.deepEqual(
+        healed.report.files.filter((f) => f.changed).map((f) => f.name),
+        ['rait.conf'],
+      );
+      assert.equal(readFileSync(path, 'utf8'), text);
     } finally {
       n.remove();
     }

@@ -87,7 +87,7 @@ check_babeld() {
 			ensure_run_dir
 			printf '%s\n' "$cb_pid" >"$BABELD_PIDFILE"
 			# What it runs is unknown: the deploy restarts it.
-			rm -f "$BABELD_RUNNING"
+			forget_running
 			;;
 		*)
 			die "a babeld that rait-fleet did not start runs here (pid $cb_pid: ${cb_cmd% }): stop it (e.g. systemctl disable --now babeld) to let rait-fleet run its own, or keep it and set mesh.babeld.manage: external (its config then needs local-path-readwrite $P_BABELD_SOCKET)"
@@ -102,7 +102,7 @@ ensure_run_dir() { [ -d "$RUN_DIR" ] || cmd mkdir -p -m 0700 "$RUN_DIR"; }
 # The interfaces the running babeld has.
 babel_known() {
 	[ "$BABEL_KNOWN_READ" = 1 ] && return 0
-	BABEL_KNOWN=" $(babel_ctl dump | awk '$1 == "add" && $2 == "interface" { print $3 }' | tr '\n' ' ')"
+	BABEL_KNOWN="$(babel_ctl dump | awk '$1 == "add" && $2 == "interface" { printf " %s", $3 }') "
 	BABEL_KNOWN_READ=1
 }
 
@@ -188,6 +188,13 @@ start_babeld() {
 		die "babeld did not come up (it is not left running): ${sb_reason:-no message in $BABELD_LOG}"
 	fi
 	cmd cp "$P_BABELD_CONFIG" "$BABELD_RUNNING"
+	SUMS=
+}
+
+# The config our babeld runs is no longer known (nor its checksum, files.sh).
+forget_running() {
+	rm -f "$BABELD_RUNNING"
+	SUMS=
 }
 
 stop_babeld() {
@@ -195,7 +202,7 @@ stop_babeld() {
 	cmd kill "$pid"
 	[ "$DRY" = 1 ] && return 0
 	for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
-		kill -0 "$pid" 2>/dev/null || { rm -f "$BABELD_RUNNING"; return 0; }
+		kill -0 "$pid" 2>/dev/null || { forget_running; return 0; }
 		sleep 0.5 2>/dev/null || sleep 1
 	done
 	die "babeld (pid $pid) did not stop"
@@ -264,7 +271,13 @@ sync_babeld() {
 		babeld_result stopped
 		return
 	fi
-	sb_changes=$(babel_config_changes "$BABELD_RUNNING" "$P_BABELD_CONFIG")
+	sb_same=0
+	sb_changes=
+	if same_file "$BABELD_RUNNING" "$P_BABELD_CONFIG"; then
+		sb_same=1
+	else
+		sb_changes=$(babel_config_changes "$BABELD_RUNNING" "$P_BABELD_CONFIG")
+	fi
 	if [ "$sb_changes" = restart ] || ! have_babel_client; then
 		if [ -z "$sb_changes$ADDED$REMOVED" ]; then BABELD=unchanged; return; fi
 		say "babeld's config changed in more than its interfaces (or no socat/nc to tell it): restarting babeld"
@@ -273,9 +286,12 @@ sync_babeld() {
 		babeld_result restarted
 		return
 	fi
-	# shellcheck disable=SC2046 # the interface names after "readd"
-	babel_add_links $(printf '%s\n' "$sb_changes" | awk '$1 == "readd" { print $2 }')
+	# The interfaces whose own line changed: the words after each "readd".
+	set --
+	# shellcheck disable=SC2086 # "readd NAME" lines
+	for sb_word in $sb_changes; do [ "$sb_word" = readd ] || set -- "$@" "$sb_word"; done
+	babel_add_links "$@"
 	if [ "$BABEL_TOLD" = 1 ]; then babeld_result updated; else BABELD=unchanged; fi
 	# babeld now runs the deployed config, also where it differs only in comments or spacing.
-	[ "$DRY" = 1 ] || cmp -s "$P_BABELD_CONFIG" "$BABELD_RUNNING" || cmd cp "$P_BABELD_CONFIG" "$BABELD_RUNNING"
+	[ "$DRY" = 1 ] || [ "$sb_same" = 1 ] || { cmd cp "$P_BABELD_CONFIG" "$BABELD_RUNNING" && SUMS=; }
 }

@@ -12,14 +12,15 @@ HANDSHAKE_FRESH=180
 # plan, or the link has no endpoint or no fresh handshake (a dynamic name may point elsewhere now);
 # a link that works on the address its name gave is left alone, so DNS is asked only when it could
 # help. No word: the link is right and is kept. Then "stale name" for every managed link not
-# planned. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
+# planned, and last "new N": how many links are missing. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
 # applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
 	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
 	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \
-		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" -v now="$(date +%s)" \
+		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" \
 		-v fresh="$HANDSHAKE_FRESH" -v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" -v lastfile="$1" "$FACTS_AWK"'
 	BEGIN {
+		now = epoch()
 		while ((getline line <lastfile) > 0) {
 			split(line, w, " ")
 			if (w[1] == "link") lasthost[w[2]] = w[5]
@@ -45,7 +46,7 @@ plan_diffs() { # last-plan
 		ka = ($7 == 0) ? "off" : $7
 		split("", d)
 		cur = ((name, pub) in EP) ? EP[name, pub] : "(none)"
-		if (!(name in exists)) d["missing"] = 1
+		if (!(name in exists)) { d["missing"] = 1; missing++ }
 		else if (name in foreign) d["foreign"] = 1
 		else {
 			if (PRIV[name] != key || LPORT[name] != $2 || FWMARK[name] != fw) d["wg"] = 1
@@ -70,5 +71,8 @@ plan_diffs() { # last-plan
 		for (k in d) words = words " " k
 		print "link", $0, cur words
 	}
-	END { for (name in ours) if (!(name in planned)) print "stale", name }' "$STAGE/wg" "$STAGE/ip" -
+	END {
+		for (name in ours) if (!(name in planned)) print "stale", name
+		print "new", missing + 0
+	}' "$STAGE/wg" "$STAGE/ip" -
 }

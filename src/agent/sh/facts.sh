@@ -19,6 +19,12 @@ read_facts() {
 	return 0
 }
 
+# The time for awk: srand() seeds from the time of day and returns the previous seed (POSIX), so
+# the second call returns the time the first one set.
+EPOCH_AWK='
+function epoch(   t) { srand(); t = srand(); return t }
+'
+
 # Awk functions over those files; the program sets PREFIX and GROUP (-v) to ask managed().
 # - wg_line(): a line of `wg show all dump` (or `wg show all listen-port`): fills
 #   WG_IF[name] (wg serves it), PRIV/LPORT/FWMARK[name] (interface lines) and per peer
@@ -27,9 +33,10 @@ read_facts() {
 # - addr_line(): an inet6 line of `ip -o addr`: sets A_NAME A_ADDR;
 # - is_wg(): the link just parsed is WireGuard: a kernel link, or a TUN a wireguard-go serves;
 # - managed(): it is ours: WireGuard, our prefix and our ifgroup (as RAIT: an operator's other
-#   links are never taken).
+#   links are never taken);
+# - epoch(): seconds since 1970 (EPOCH_AWK), without a date process.
 # shellcheck disable=SC2016 # awk source, not shell
-FACTS_AWK='
+FACTS_AWK=$EPOCH_AWK'
 function wg_line() {
 	if (NF == 5) { WG_IF[$1] = 1; PRIV[$1] = $2; LPORT[$1] = $4; FWMARK[$1] = $5; return 1 }
 	if (NF == 2) { WG_IF[$1] = 1; LPORT[$1] = $2; return 1 }

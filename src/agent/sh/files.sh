@@ -1,6 +1,43 @@
 # Config files in config_dir: compared, and written atomically (a temp file beside the target,
 # then a rename), keeping the previous version as <file>.prev.
 
+# "crc size path" lines of cksum for the staged files and the files they would replace, taken
+# once before any is written: a run that changes nothing compares them all with one process (a
+# cmp each cost one each). Emptied by every write to a file in it; same_file then asks cmp.
+SUMS=
+
+sum_files() { # files...
+	for sf_path; do
+		shift
+		[ -f "$sf_path" ] && set -- "$@" "$sf_path"
+	done
+	SUMS=$(cksum "$@" 2>/dev/null)
+}
+
+# Into SUM: "crc size" of $1 from SUMS; false when it is not there.
+sum_of() {
+	so_ifs=$IFS
+	IFS=$NL
+	# shellcheck disable=SC2086 # one line of cksum each
+	set -- "$1" $SUMS
+	IFS=$so_ifs
+	so_file=$1
+	shift
+	for so_line; do
+		case $so_line in *" $so_file") SUM=${so_line% "$so_file"} && return 0 ;; esac
+	done
+	return 1
+}
+
+# Files $1 and $2 have the same content.
+same_file() {
+	if sum_of "$1"; then
+		sf_sum=$SUM
+		sum_of "$2" && { [ "$SUM" = "$sf_sum" ]; return; }
+	fi
+	cmp -s "$1" "$2"
+}
+
 # The report's "files" entries so far; a config file being written (removed on exit, so no temp
 # file outlives the agent); whether the last install_file changed its file.
 FILES_JSON=
@@ -36,7 +73,7 @@ install_file() { # name target mode
 	staged=$STAGE/$1
 	FILE_CHANGED=0
 	[ -f "$staged" ] || return 0
-	if [ -f "$2" ] && cmp -s "$staged" "$2"; then
+	if [ -f "$2" ] && same_file "$staged" "$2"; then
 		add_file_json "$1" false
 		return
 	fi
@@ -67,6 +104,7 @@ write_atomic() { # target mode [prev]
 	[ "${3:-}" = prev ] && [ -f "$1" ] && cmd ln -f "$1" "$1.prev"
 	cmd mv -f "$tmp" "$1"
 	INSTALL_TMP=
+	SUMS=
 }
 
 ensure_dir() {
@@ -76,6 +114,15 @@ ensure_dir() {
 	# A directory others can write to would let them swap our files.
 	[ -n "$(find "$1" -prune -perm -0002 2>/dev/null)" ] && die "$1 is world-writable; refusing to write there"
 	return 0
+}
+
+# Before the files are installed: their sums, and those of the plan and the config babeld runs.
+sum_staged() {
+	sum_files "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/peers.conf" \
+		"$P_CONFIG_DIR/peers.conf" "$STAGE/babeld.conf" "${P_BABELD_CONFIG:-$STAGE/-}" "$BABELD_RUNNING" \
+		"$STAGE/rait-fleet-agent" "$P_CONFIG_DIR/rait-fleet-agent" "$STAGE/rait-fleet.service" "$UNIT_DIR/rait-fleet.service" \
+		"$STAGE/rait-fleet-heal.service" "$UNIT_DIR/rait-fleet-heal.service" "$STAGE/rait-fleet-heal.timer" \
+		"$UNIT_DIR/rait-fleet-heal.timer"
 }
 
 sync_files() {

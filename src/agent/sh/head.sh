@@ -28,3 +28,6 @@ set -uf
 RUN_DIR=${RF_RUN_DIR:-/run/rait-fleet}
 STATE_DIR=${RF_STATE_DIR:-/var/lib/rait-fleet}
 LOG_DIR=${RF_LOG_DIR:-/var/log/rait-fleet}
+# A newline, to split command output in the shell without a process.
+NL='
+'

@@ -46,6 +46,7 @@ create_link() { # name
 	if [ -n "$TR_NS$IF_NS" ] && ip_tr link show dev "$1" >/dev/null 2>&1; then
 		try ip_tr link del dev "$1" || return 1
 	fi
+	wg_impl
 	if [ "$WG_IMPL" = kernel ]; then
 		try ip_tr link add dev "$1" type wireguard || return 1
 	else
@@ -95,10 +96,10 @@ wait_wireguard_go_gone() { # names...
 
 # Every wireguard-go holds an inotify instance, counted against fs.inotify.max_user_instances
 # (Debian: 128): raise it when the new links need more, or fail before making any.
-check_inotify() {
-	[ "$WG_IMPL" = wireguard-go ] || return 0
-	set -- "$(grep -c ' missing' "$STAGE/diffs")"
+check_inotify() { # new links
 	[ "$1" -gt 0 ] || return 0
+	wg_impl
+	[ "$WG_IMPL" = wireguard-go ] || return 0
 	ci_file=$PROC_SYS/fs/inotify/max_user_instances
 	# Not read: sysctl files answer only a read from offset 0, and sh's read takes a byte at a time.
 	ci_max=$(cat "$ci_file" 2>/dev/null)
@@ -201,17 +202,22 @@ sync_link() { # name port pubkey host eport linklocal keepalive current-endpoint
 sync_links() {
 	[ -n "$P_NAMES" ] && prepare_place
 	read_facts
-	plan_diffs "$LAST_PLAN" >"$STAGE/diffs" || die "cannot compare the links with the plan"
-	check_inotify
+	sl_diffs=$(plan_diffs "$LAST_PLAN") || die "cannot compare the links with the plan"
+	# Lines split by the shell itself: read would take them a byte at a time.
+	sl_ifs=$IFS
+	IFS=$NL
+	# shellcheck disable=SC2086 # one line of plan_diffs each
+	set -- $sl_diffs
+	IFS=$sl_ifs
+	for sl_line; do case $sl_line in "new "*) check_inotify "${sl_line#new }" ;; esac; done
 	stale=
-	while read -r what rest <&5; do
-		if [ "$what" = stale ]; then
-			stale="$stale $rest"
-			continue
-		fi
+	for sl_line; do
 		# shellcheck disable=SC2086 # the fields of a link line
-		sync_link $rest
-	done 5<"$STAGE/diffs"
+		case $sl_line in
+		"stale "*) stale="$stale ${sl_line#stale }" ;;
+		"link "*) sync_link ${sl_line#link } ;;
+		esac
+	done
 	# babeld forgets a link while it still exists, so it can say goodbye cleanly.
 	# shellcheck disable=SC2086 # a list of interface names
 	babel_forget $stale

@@ -3,6 +3,8 @@
 # The private directory holding the plan and the files (and key) this run applies; facts are read
 # into it too. Made by rait-fleet's prelude over SSH (--stage), else by stage_stored; removed on exit.
 STAGE=
+# The plan this run applies: in the stage, or the stored one (apply and status on the node alone).
+PLAN_FILE=
 # boot | heal | manual: why apply runs on the node alone (logged).
 APPLY_KIND=manual
 
@@ -54,8 +56,7 @@ record_run() {
 	fi
 	case $MODE in deploy | down) ;; *) return 0 ;; esac
 	[ -d "$P_CONFIG_DIR" ] || return 0
-	[ "$MODE" = down ] && echo "state down" >>"$STAGE/plan"
-	cmp -s "$STAGE/plan" "$LAST_PLAN" || write_atomic "$LAST_PLAN" 0600 <"$STAGE/plan"
+	same_file "$PLAN_FILE" "$LAST_PLAN" || write_atomic "$LAST_PLAN" 0600 <"$PLAN_FILE"
 }
 
 cleanup() {
@@ -103,11 +104,12 @@ main() {
 	# and get SIGPIPE when we report. Exit through cleanup then, or the staged private key stays.
 	trap 'exit 1' INT TERM HUP PIPE
 	if [ -n "$STAGE" ]; then
-		[ -r "$STAGE/plan" ] || die "no plan in $STAGE"
+		PLAN_FILE=$STAGE/plan
+		[ -r "$PLAN_FILE" ] || die "no plan in $STAGE"
 	else
 		case $MODE in apply | status) stage_stored ;; *) usage ;; esac
 	fi
-	read_plan "$STAGE/plan"
+	read_plan "$PLAN_FILE"
 	# A plan marked down applies as down: nothing comes back.
 	if [ "$MODE" = apply ] && [ "$P_STATE" = down ]; then
 		P_LINKS=
@@ -121,6 +123,7 @@ main() {
 		P_NAMES=
 		read_old_placement
 		disarm_persistence
+		sum_staged
 		sync_all
 		;;
 	*)
@@ -128,6 +131,7 @@ main() {
 		[ "$MODE" = apply ] || adopt_config_dir
 		read_old_placement
 		check_babeld
+		sum_staged
 		sync_files
 		[ "$MODE" = apply ] || install_persistence
 		sync_all

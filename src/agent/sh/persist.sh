@@ -70,9 +70,12 @@ disarm_persistence() {
 # plan, and no copy of the private key stays behind.
 CONFIG_DIR_RECORD=$STATE_DIR/config_dir
 OLD_CONFIG_DIR=
+# The record as this run found it.
+RECORDED_CONFIG_DIR=
 
 adopt_config_dir() {
-	read -r OLD_CONFIG_DIR 2>/dev/null <"$CONFIG_DIR_RECORD" || :
+	read -r RECORDED_CONFIG_DIR 2>/dev/null <"$CONFIG_DIR_RECORD" || :
+	OLD_CONFIG_DIR=$RECORDED_CONFIG_DIR
 	if [ "$OLD_CONFIG_DIR" = "$P_CONFIG_DIR" ] || ! valid_path "$OLD_CONFIG_DIR" || [ ! -d "$OLD_CONFIG_DIR" ]; then
 		OLD_CONFIG_DIR=
 		return 0
@@ -97,7 +100,7 @@ leave_old_config_dir() {
 		rmdir "$OLD_CONFIG_DIR" 2>/dev/null || :
 	fi
 	[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR" || return 0
-	[ "$(cat "$CONFIG_DIR_RECORD" 2>/dev/null)" = "$P_CONFIG_DIR" ] || printf '%s\n' "$P_CONFIG_DIR" >"$CONFIG_DIR_RECORD"
+	[ "$RECORDED_CONFIG_DIR" = "$P_CONFIG_DIR" ] || printf '%s\n' "$P_CONFIG_DIR" >"$CONFIG_DIR_RECORD"
 }
 
 # For apply on the node alone: the stored plan, and the private key from rait.conf (the only copy
@@ -107,31 +110,37 @@ stage_stored() {
 	[ "$ss_dir" = "$0" ] && ss_dir=.
 	[ -r "$ss_dir/plan" ] || die "no plan beside $0: deploy this node with rait-fleet first"
 	STAGE=$(mktemp -d) || die "mktemp -d failed"
-	cat "$ss_dir/plan" >"$STAGE/plan" || die "cannot read $ss_dir/plan"
+	# Read where it is: apply never writes the stored plan (record_run), so no copy is needed.
+	PLAN_FILE=$ss_dir/plan
 	[ "$MODE" = status ] && return 0
-	ss_key=$(sed -n 's/^PrivateKey = "\([A-Za-z0-9+/=]*\)"$/\1/p' "$ss_dir/rait.conf" 2>/dev/null)
+	ss_key=
+	# A few short lines: read by the shell, not a sed process.
+	[ -r "$ss_dir/rait.conf" ] && while IFS= read -r ss_line; do
+		case $ss_line in 'PrivateKey = "'*'"') ss_key=${ss_line#'PrivateKey = "'} && ss_key=${ss_key%'"'} ;; esac
+	done <"$ss_dir/rait.conf"
 	valid_key "$ss_key" || die "no private key in $ss_dir/rait.conf: deploy this node with rait-fleet again"
 	printf '%s\n' "$ss_key" >"$STAGE/private.key"
 }
 
-# Space-separated names, comma-separated.
-csv() {
-	# shellcheck disable=SC2086 # split the names (no globbing: set -f)
-	(set -- $1 && IFS=, && printf '%s' "$*")
-}
-
-# One line per run on the node alone; the log keeps its last 500 lines.
+# One line per run on the node alone; the log keeps its last 500 lines. One awk does it all.
 log_applied() { # kind
 	[ "$DRY" = 1 ] && return 0
 	la_changed=0
 	[ -n "$ADDED$UPDATED$REMOVED$FAILED_LINES" ] && la_changed=1
 	case $BABELD in started | restarted) la_changed=1 ;; esac
 	[ -d "$STATE_DIR" ] || mkdir -p "$STATE_DIR" || return 0
-	printf '%s %s %s added=%s updated=%s removed=%s failed=%s\n' "$(date +%s)" "$1" "$la_changed" \
-		"$(csv "$ADDED")" "$(csv "$UPDATED")" "$(csv "$REMOVED")" "$(printf '%s' "$FAILED_LINES" | awk '{ printf "%s%s", sep, $1; sep = "," }')" >>"$APPLIED_LOG"
-	if [ "$(wc -l <"$APPLIED_LOG")" -gt 500 ]; then
-		tail -n 250 "$APPLIED_LOG" >"$STAGE/applied.log" && cat "$STAGE/applied.log" >"$APPLIED_LOG"
-	fi
+	printf '%s' "$FAILED_LINES" | awk -v kind="$1" -v changed="$la_changed" -v added="$ADDED" -v updated="$UPDATED" \
+		-v removed="$REMOVED" -v logfile="$APPLIED_LOG" "$EPOCH_AWK"'
+	function csv(s) { gsub(/^ +| +$/, "", s); gsub(/ +/, ",", s); return s }
+	{ failed = failed sep $1; sep = "," }
+	END {
+		printf "%d %s %s added=%s updated=%s removed=%s failed=%s\n", epoch(), kind, changed, csv(added), csv(updated), csv(removed), failed >>logfile
+		close(logfile)
+		while ((getline line <logfile) > 0) kept[++n] = line
+		close(logfile)
+		if (n <= 500) exit
+		for (i = n - 249; i <= n; i++) print kept[i] >logfile
+	}'
 }
 
 # For status: how the mesh comes back here, and what the node did on its own lately.
@@ -150,7 +159,8 @@ persistence_json() {
 		return
 	fi
 	# The last run, and the heals of the last 24 h that had to make or fix a link.
-	awk -v now="$(date +%s)" '
+	awk "$EPOCH_AWK"'
+	BEGIN { now = epoch() }
 	function names(s) { sub(/^[a-z]+=/, "", s); gsub(/[^A-Za-z0-9_,-]/, "", s); return s }
 	$1 ~ /^[0-9]+$/ && NF >= 5 {
 		last = $1; kind = $2

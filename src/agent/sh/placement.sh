@@ -13,29 +13,39 @@ MOVING=0
 # The links leave their namespace or VRF (babeld, which runs beside them, moves too).
 PLACE_MOVED=0
 
-place() { printf '%s %s %s' "$P_ISOLATION" "${P_IFNS:--}" "${P_TRANSIT:--}"; }
-placement() { printf '%s %s %s\n' "$(place)" "$P_PREFIX" "$P_GROUP"; }
-placement_file() { printf '%s/placement' "$P_CONFIG_DIR"; }
+# The plan's: where the links go, the whole record, and its file (set once the plan is read).
+PLACE=
+PLACEMENT=
+PLACEMENT_FILE=
+# The record as this run found it ("": none).
+RECORDED_PLACEMENT=
+
+placement_init() {
+	PLACE="$P_ISOLATION ${P_IFNS:--} ${P_TRANSIT:--}"
+	PLACEMENT="$PLACE $P_PREFIX $P_GROUP"
+	PLACEMENT_FILE=$P_CONFIG_DIR/placement
+}
 
 ip_old() { ip ${OLD_NS:+-n "$OLD_NS"} "$@"; }
 
 # Read (and checked) before anything changes. A record of an older rait-fleet has no prefix
 # and group: they were the plan's then as now.
 read_old_placement() {
-	[ -r "$(placement_file)" ] || return 0
-	read -r old_iso old_ifns old_tr old_prefix old_group old_rest <"$(placement_file)" || :
+	[ -r "$PLACEMENT_FILE" ] || return 0
+	read -r old_iso old_ifns old_tr old_prefix old_group old_rest <"$PLACEMENT_FILE" || :
+	RECORDED_PLACEMENT="$old_iso $old_ifns $old_tr $old_prefix $old_group${old_rest:+ $old_rest}"
 	old_prefix=${old_prefix:-$P_PREFIX}
 	old_group=${old_group:-$P_GROUP}
-	[ "$old_iso $old_ifns $old_tr $old_prefix $old_group" = "$(placement)" ] && return 0
-	case $old_iso in none | netns | vrf) ;; *) die "$(placement_file): unreadable placement record; remove it" ;; esac
-	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$(placement_file): bad namespace name; remove it"
+	[ "$old_iso $old_ifns $old_tr $old_prefix $old_group" = "$PLACEMENT" ] && return 0
+	case $old_iso in none | netns | vrf) ;; *) die "$PLACEMENT_FILE: unreadable placement record; remove it" ;; esac
+	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$PLACEMENT_FILE: bad namespace name; remove it"
 	{ valid_prefix "$old_prefix" && valid_uint "$old_group" && [ -z "${old_rest:-}" ]; } ||
-		die "$(placement_file): unreadable placement record; remove it"
+		die "$PLACEMENT_FILE: unreadable placement record; remove it"
 	OLD_PLACEMENT="$old_iso $old_ifns $old_tr $old_prefix $old_group"
 	OLD_PREFIX=$old_prefix
 	OLD_GROUP=$old_group
 	MOVING=1
-	[ "$old_iso $old_ifns $old_tr" = "$(place)" ] || PLACE_MOVED=1
+	[ "$old_iso $old_ifns $old_tr" = "$PLACE" ] || PLACE_MOVED=1
 	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && OLD_NS=$old_ifns
 	return 0
 }
@@ -48,7 +58,7 @@ old_links() {
 
 leave_old_placement() {
 	[ "$MOVING" = 1 ] || return 0
-	say "links change from '$OLD_PLACEMENT' to '$(placement)': removing them where they were first"
+	say "links change from '$OLD_PLACEMENT' to '$PLACEMENT': removing them where they were first"
 	moved=$(old_links)
 	if [ "$PLACE_MOVED" = 1 ]; then
 		if [ "$P_BABELD" = 1 ] && [ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null; then
@@ -64,14 +74,13 @@ leave_old_placement() {
 	done
 	REMOVED="$REMOVED $(printf '%s' "$moved" | tr '\n' ' ')"
 	# shellcheck disable=SC2086 # a list of interface names
-	[ "$WG_IMPL" = wireguard-go ] && [ "$DRY" = 0 ] && wait_wireguard_go_gone $moved
+	[ "$DRY" = 0 ] && wait_wireguard_go_gone $moved
 	return 0
 }
 
 record_placement() {
 	[ "$DRY" = 1 ] && return 0
 	[ -d "$P_CONFIG_DIR" ] || return 0
-	[ "$(cat "$(placement_file)" 2>/dev/null)" = "$(placement)" ] && return 0
-	placement >"$STAGE/placement"
-	write_atomic "$(placement_file)" 0644 <"$STAGE/placement"
+	[ "$RECORDED_PLACEMENT" = "$PLACEMENT" ] && return 0
+	printf '%s\n' "$PLACEMENT" | write_atomic "$PLACEMENT_FILE" 0644
 }

@@ -159,4 +159,5 @@ read_plan() { # file
 	fi
 	LAST_PLAN=$P_CONFIG_DIR/plan
 	isolation_init
+	placement_init
 }

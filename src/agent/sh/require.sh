@@ -34,12 +34,21 @@ need() {
 	die "missing program $1: install package $pkg ($(distro))"
 }
 
-# Kernel WireGuard if the module is there or a throwaway link can be made, else wireguard-go.
+# Before any change: the node has a WireGuard. The module loaded means kernel; otherwise, with
+# wireguard-go there, which one is left to the first link made (wg_impl): the probe makes and
+# deletes a link, which a run that makes none can do without.
 check_wireguard() {
 	if [ -d /sys/module/wireguard ]; then
 		WG_IMPL=kernel
-		return
+	elif ! command -v wireguard-go >/dev/null 2>&1; then
+		wg_impl
 	fi
+}
+
+# Into WG_IMPL: kernel WireGuard if a throwaway link can be made (the module may load on demand),
+# else wireguard-go.
+wg_impl() {
+	[ -n "$WG_IMPL" ] && return 0
 	probe=rfprobe$$
 	probe=$(printf '%.15s' "$probe")
 	if ip link add "$probe" type wireguard 2>/dev/null; then

@@ -9,24 +9,48 @@ S_LINKS=
 S_BABEL='{"running":false,"configHash":null,"neighbours":[],"routes":0}'
 S_LINK_ERRORS=
 
-hash_of() {
+# "hash path" a line for each file given that exists, from one process for all of them: sha256
+# (what the control machine compares with), else OpenSSL's, else cksum's (never equal: drift).
+hash_files() { # files...
+	for hf_path; do
+		shift
+		[ -f "$hf_path" ] && set -- "$@" "$hf_path"
+	done
+	[ $# -gt 0 ] || return 0
 	if command -v sha256sum >/dev/null 2>&1; then
-		sha256sum <"$1" | awk '{ print $1 }'
+		sha256sum "$@"
 	elif command -v openssl >/dev/null 2>&1; then
-		openssl dgst -sha256 <"$1" | awk '{ print $NF }'
+		openssl dgst -sha256 -r "$@"
 	else
-		cksum <"$1" | awk '{ print "cksum:" $1 "-" $2 }'
+		cksum "$@" | awk '{ print "cksum:" $1 "-" $2, $3 }'
 	fi
 }
 
+# Into HASH: the hash of file $1 in HASHES (hash_files' lines); false when it has none.
+hash_of() {
+	ho_ifs=$IFS
+	IFS=$NL
+	# shellcheck disable=SC2086 # one line of hash_files each
+	set -- "$1" $HASHES
+	IFS=$ho_ifs
+	ho_file=$1
+	shift
+	for ho_line; do
+		# sha256sum marks a file read in binary mode with "*", as openssl -r does every file.
+		case ${ho_line#* } in "$ho_file" | " $ho_file" | "*$ho_file") HASH=${ho_line%% *} && return 0 ;; esac
+	done
+	HASH=
+	return 1
+}
+
+# The deployed files' hashes, and the one of the config our babeld runs, from one hash_files.
 config_hashes_json() {
-	sep=
-	for pair in "rait.conf=$P_CONFIG_DIR/rait.conf" "peers.conf=$P_CONFIG_DIR/peers.conf" \
-		"babeld.conf=${P_BABELD_CONFIG:-$P_CONFIG_DIR/babeld.conf}"; do
-		f=${pair#*=}
-		[ -f "$f" ] || continue
-		printf '%s"%s":"%s"' "$sep" "${pair%%=*}" "$(hash_of "$f")"
-		sep=,
+	ch_babeld=${P_BABELD_CONFIG:-$P_CONFIG_DIR/babeld.conf}
+	HASHES=$(hash_files "$P_CONFIG_DIR/rait.conf" "$P_CONFIG_DIR/peers.conf" "$ch_babeld" "$BABELD_RUNNING" 2>/dev/null)
+	S_HASHES=
+	for ch_pair in "rait.conf=$P_CONFIG_DIR/rait.conf" "peers.conf=$P_CONFIG_DIR/peers.conf" "babeld.conf=$ch_babeld"; do
+		hash_of "${ch_pair#*=}" || continue
+		S_HASHES="$S_HASHES${S_HASHES:+,}\"${ch_pair%%=*}\":\"$HASH\""
 	done
 }
 
@@ -34,10 +58,11 @@ config_hashes_json() {
 # implementation serving them goes to $STAGE/impl. Only peer facts are printed, never the keys
 # of the interface lines.
 link_state_json() {
-	awk -v now="$(date +%s)" -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v wgfile="$STAGE/wg" \
+	awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v wgfile="$STAGE/wg" \
 		-v implfile="$STAGE/impl" "$FACTS_AWK"'
 	function esc(s) { gsub(/[^A-Za-z0-9+\/=_.:\[\]-]/, "", s); return s }
 	function uint(s) { return (s ~ /^[0-9]+$/) ? s : 0 }
+	BEGIN { now = epoch() }
 	FILENAME == wgfile { wg_line(); next }
 	link_line() && managed() {
 		n = L_NAME
@@ -53,22 +78,25 @@ link_state_json() {
 	END { if (impl != "") print impl >implfile }' "$STAGE/wg" "$STAGE/ip"
 }
 
-# babeld's dump: neighbours and installed routes; and the hash of the config our babeld runs
-# (null when it is not ours or not running), which the control machine compares with the plan's.
+# babeld's dump, asked once: its version, neighbours and installed routes; and the hash of the
+# config our babeld runs (null when it is not ours or not running), which the control machine
+# compares with the plan's. Sets V_BABELD and S_BABEL.
 babel_json() {
-	running=false
 	dump=
-	config=null
 	# What routes the mesh is whatever babeld answers on the socket.
-	if [ "$P_BABELD" = 1 ] && babeld_answers; then
-		running=true
-		dump=$(babel_ctl dump 2>/dev/null)
-		[ "$P_BABELD_MANAGE" = agent ] && [ -f "$BABELD_RUNNING" ] && babeld_pid >/dev/null && config="\"$(hash_of "$BABELD_RUNNING")\""
-	fi
-	printf '{"running":%s,"configHash":%s,"neighbours":[' "$running" "$config"
-	printf '%s\n' "$dump" | awk '
+	[ "$P_BABELD" = 1 ] && dump=$(babel_ctl dump 2>/dev/null)
+	config=null
+	case $dump in *"
+ok"*)
+		[ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null && hash_of "$BABELD_RUNNING" && config="\"$HASH\""
+		;;
+	esac
+	S_BABEL=$(printf '%s\n' "$dump" | awk -v config="$config" '
 	function esc(s) { gsub(/[^A-Za-z0-9_.:\/-]/, "", s); return s }
+	$1 == "version" && version == "" { version = $2; sub(/^babeld-/, "", version) }
+	$1 == "ok" { running = 1 }
 	$1 == "add" && $2 == "interface" { known[$3] = 1 }
+	$1 == "add" && $2 == "route" && / installed yes / { routes++ }
 	$1 == "add" && $2 == "neighbour" {
 		split("", v)
 		for (i = 4; i < NF; i += 2) v[$i] = $(i + 1)
@@ -80,15 +108,31 @@ babel_json() {
 	}
 	# babeld keeps neighbours of a flushed interface around for a while: not live, not listed.
 	END {
+		print esc(version)
+		if (!running) { print "{\"running\":false,\"configHash\":null,\"neighbours\":[],\"routes\":0}"; exit }
+		printf "{\"running\":true,\"configHash\":%s,\"neighbours\":[", config
 		for (i = 1; i <= n; i++) if (nif[i] in known) { printf "%s%s", sep, line[i]; sep = "," }
-	}'
-	routes=$(printf '%s\n' "$dump" | grep -c '^add route .* installed yes')
-	printf '],"routes":%s}' "$routes"
+		printf "],\"routes\":%d}\n", routes
+	}')
+	V_BABELD=${S_BABEL%%"$NL"*}
+	S_BABEL=${S_BABEL#*"$NL"}
+	# A babeld that does not answer still has a version to report.
+	[ -n "$V_BABELD" ] || V_BABELD=$(version_of babeld -V)
 }
 
+# The first word of the program's first line that looks like a version (1.2...), from "v" or its
+# first digit on: "wireguard-tools v1.0.20210914 - ..." gives v1.0.20210914.
 version_of() { # program args...
 	command -v "$1" >/dev/null 2>&1 || return 0
-	"$@" 2>&1 | head -n 1 | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /[0-9]+\.[0-9]/) { sub(/^[^0-9v]*/, "", $i); print $i; exit } }'
+	vo_out=$("$@" 2>&1)
+	# shellcheck disable=SC2086 # the words of the first line (no globbing: set -f)
+	set -- ${vo_out%%"$NL"*}
+	for vo_word; do
+		case $vo_word in *[0-9].[0-9]*) ;; *) continue ;; esac
+		while :; do case $vo_word in [0-9v]*) break ;; *) vo_word=${vo_word#?} ;; esac; done
+		printf '%s' "$vo_word"
+		return 0
+	done
 }
 
 # The implementation serving our links; with none, what a new link would use.
@@ -130,11 +174,10 @@ report_status() {
 status() {
 	V_KERNEL=$(uname -r)
 	V_WG=$(version_of wg --version)
-	V_BABELD=$(version_of babeld -V)
 	read_facts
 	S_LINKS=$(link_state_json)
 	WG_IMPL=$(status_wireguard)
-	S_HASHES=$(config_hashes_json)
-	S_BABEL=$(babel_json)
+	config_hashes_json
+	babel_json
 	S_LINK_ERRORS=$(link_errors_json)
 }
