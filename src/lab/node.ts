@@ -171,7 +171,9 @@ export async function waitForSshd(node: LabNode, exited: Promise<number | null>,
   while (Date.now() < deadline) {
     if (dead !== undefined) throw new Error(`${node.name}: sshd exited (code ${dead}): ${sshdLogTail(node)}`);
     if (existsSync(join(node.dir, 'run/sshd.pid'))) {
-      const banner = await readBanner(node.address, 1000);
+      // It listens: give the banner the time left. sshd re-executes itself for each connection, which
+      // on a loaded machine (or a VM reading / over 9p) takes seconds; a shorter wait only starts over.
+      const banner = await readBanner(node.address, Math.max(1000, deadline - Date.now()));
       if (banner) return banner;
     }
     await new Promise((r) => setTimeout(r, 10));
