@@ -6,34 +6,56 @@
 # cmp each cost one each). Emptied by every write to a file in it; same_file then asks cmp.
 SUMS=
 
-sum_files() { # files...
-	for sf_path; do
+# Checksum tool $1's lines for those of the files after it that exist: cksum ("crc size path",
+# cheap, to compare), or sha256 ("hash path": what the control machine compares with; else
+# OpenSSL's, else cksum's, which never equals a hash: drift).
+digest_files() { # cksum|sha256 files...
+	df_tool=$1
+	shift
+	for df_path; do
 		shift
-		[ -f "$sf_path" ] && set -- "$@" "$sf_path"
+		[ -f "$df_path" ] && set -- "$@" "$df_path"
 	done
-	SUMS=$(cksum "$@" 2>/dev/null)
+	[ $# -gt 0 ] || return 0
+	if [ "$df_tool" = cksum ]; then
+		cksum "$@"
+	elif command -v sha256sum >/dev/null 2>&1; then
+		sha256sum "$@"
+	elif command -v openssl >/dev/null 2>&1; then
+		openssl dgst -sha256 -r "$@"
+	else
+		cksum "$@" | awk '{ print "cksum:" $1 "-" $2, $3 }'
+	fi
 }
 
-# Into SUM: "crc size" of $1 from SUMS; false when it is not there.
-sum_of() {
-	so_ifs=$IFS
+# Into DIGEST: the words before file $2's name in digest_files' lines $1 (sha256sum marks a file
+# read in binary mode with "*", as openssl -r does every file); false when it has no line.
+digest_of() { # lines file
+	do_ifs=$IFS
 	IFS=$NL
-	# shellcheck disable=SC2086 # one line of cksum each
-	set -- "$1" $SUMS
-	IFS=$so_ifs
-	so_file=$1
+	# shellcheck disable=SC2086 # a line each
+	set -- "$2" $1
+	IFS=$do_ifs
+	do_file=$1
 	shift
-	for so_line; do
-		case $so_line in *" $so_file") SUM=${so_line% "$so_file"} && return 0 ;; esac
+	for do_line; do
+		case $do_line in *" $do_file" | *" *$do_file")
+			DIGEST=${do_line%" $do_file"}
+			DIGEST=${DIGEST%" *$do_file"}
+			DIGEST=${DIGEST% }
+			return 0
+			;;
+		esac
 	done
+	DIGEST=
 	return 1
 }
 
 # Files $1 and $2 have the same content.
 same_file() {
-	if sum_of "$1"; then
-		sf_sum=$SUM
-		sum_of "$2" && { [ "$SUM" = "$sf_sum" ]; return; }
+	if digest_of "$SUMS" "$1"; then
+		sf_sum=$DIGEST
+		digest_of "$SUMS" "$2" && { [ "$DIGEST" = "$sf_sum" ]; return; }
 	fi
 	cmp -s "$1" "$2"
 }
@@ -118,11 +140,11 @@ ensure_dir() {
 
 # Before the files are installed: their sums, and those of the plan and the config babeld runs.
 sum_staged() {
-	sum_files "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/peers.conf" \
+	SUMS=$(digest_files cksum "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/peers.conf" \
 		"$P_CONFIG_DIR/peers.conf" "$STAGE/babeld.conf" "${P_BABELD_CONFIG:-$STAGE/-}" "$BABELD_RUNNING" \
 		"$STAGE/rait-fleet-agent" "$P_CONFIG_DIR/rait-fleet-agent" "$STAGE/rait-fleet.service" "$UNIT_DIR/rait-fleet.service" \
 		"$STAGE/rait-fleet-heal.service" "$UNIT_DIR/rait-fleet-heal.service" "$STAGE/rait-fleet-heal.timer" \
-		"$UNIT_DIR/rait-fleet-heal.timer"
+		"$UNIT_DIR/rait-fleet-heal.timer")
 }
 
 sync_files() {

@@ -9,48 +9,14 @@ S_LINKS=
 S_BABEL='{"running":false,"configHash":null,"neighbours":[],"routes":0}'
 S_LINK_ERRORS=
 
-# "hash path" a line for each file given that exists, from one process for all of them: sha256
-# (what the control machine compares with), else OpenSSL's, else cksum's (never equal: drift).
-hash_files() { # files...
-	for hf_path; do
-		shift
-		[ -f "$hf_path" ] && set -- "$@" "$hf_path"
-	done
-	[ $# -gt 0 ] || return 0
-	if command -v sha256sum >/dev/null 2>&1; then
-		sha256sum "$@"
-	elif command -v openssl >/dev/null 2>&1; then
-		openssl dgst -sha256 -r "$@"
-	else
-		cksum "$@" | awk '{ print "cksum:" $1 "-" $2, $3 }'
-	fi
-}
-
-# Into HASH: the hash of file $1 in HASHES (hash_files' lines); false when it has none.
-hash_of() {
-	ho_ifs=$IFS
-	IFS=$NL
-	# shellcheck disable=SC2086 # one line of hash_files each
-	set -- "$1" $HASHES
-	IFS=$ho_ifs
-	ho_file=$1
-	shift
-	for ho_line; do
-		# sha256sum marks a file read in binary mode with "*", as openssl -r does every file.
-		case ${ho_line#* } in "$ho_file" | " $ho_file" | "*$ho_file") HASH=${ho_line%% *} && return 0 ;; esac
-	done
-	HASH=
-	return 1
-}
-
-# The deployed files' hashes, and the one of the config our babeld runs, from one hash_files.
+# The deployed files' hashes, and the one of the config our babeld runs, from one digest_files.
 config_hashes_json() {
 	ch_babeld=${P_BABELD_CONFIG:-$P_CONFIG_DIR/babeld.conf}
-	HASHES=$(hash_files "$P_CONFIG_DIR/rait.conf" "$P_CONFIG_DIR/peers.conf" "$ch_babeld" "$BABELD_RUNNING" 2>/dev/null)
+	HASHES=$(digest_files sha256 "$P_CONFIG_DIR/rait.conf" "$P_CONFIG_DIR/peers.conf" "$ch_babeld" "$BABELD_RUNNING" 2>/dev/null)
 	S_HASHES=
 	for ch_pair in "rait.conf=$P_CONFIG_DIR/rait.conf" "peers.conf=$P_CONFIG_DIR/peers.conf" "babeld.conf=$ch_babeld"; do
-		hash_of "${ch_pair#*=}" || continue
-		S_HASHES="$S_HASHES${S_HASHES:+,}\"${ch_pair%%=*}\":\"$HASH\""
+		digest_of "$HASHES" "${ch_pair#*=}" || continue
+		S_HASHES="$S_HASHES${S_HASHES:+,}\"${ch_pair%%=*}\":\"$DIGEST\""
 	done
 }
 
@@ -88,7 +54,7 @@ babel_json() {
 	config=null
 	case $dump in *"
 ok"*)
-		[ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null && hash_of "$BABELD_RUNNING" && config="\"$HASH\""
+		[ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null && digest_of "$HASHES" "$BABELD_RUNNING" && config="\"$DIGEST\""
 		;;
 	esac
 	S_BABEL=$(printf '%s\n' "$dump" | awk -v config="$config" '
