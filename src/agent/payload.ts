@@ -8,12 +8,14 @@ import type { MeshSettings } from '../inventory/types.js';
 import { NODE_FILES, type NodePlan } from '../mesh/types.js';
 import type { RemoteMode } from './report.js';
 
-/** The plan file: one `key value` line each; values never contain whitespace; `-` = empty. */
+/** The plan file: one `key value...` line each; values never contain whitespace; `-` = empty. */
 export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): string {
-  const entries: [string, string | number][] = [
-    ['version', 2],
-    ['family', plan.node.addressFamily],
-    ['prefix', mesh.interfacePrefix],
+  const entries: [string, ...(string | number)[]][] = [
+    ['version', 3],
+    // Both families' prefixes, whichever the node has: a link of either is managed, so links of a family
+    // the node no longer has are still found and removed.
+    ['prefix', 'ip4', mesh.interfacePrefixes.ip4],
+    ['prefix', 'ip6', mesh.interfacePrefixes.ip6],
     ['group', mesh.interfaceGroup],
     ['mtu', mesh.mtu],
     ['fwmark', mesh.fwmark],
@@ -28,12 +30,12 @@ export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): 
   ];
   // A down plan says so: stored on the node, it brings nothing back when applied again.
   if (mode === 'down') entries.push(['state', 'down']);
-  const lines = entries.map(([key, value]) => `${key} ${token(key, value)}`);
+  const lines = entries.map(([key, ...values]) => [key, ...values.map((v) => token(key, v))].join(' '));
   // down syncs to the empty set; status only reports what it finds.
   if (mode === 'deploy' || mode === 'check') {
     for (const l of plan.links) {
       // A peer behind NAT has no endpoint ("-"): the link learns it from the peer's first handshake.
-      const fields = [l.name, l.listenPort, l.peerPublicKey, l.endpointHost ?? '-', l.endpointPort, l.linkLocal, l.keepalive];
+      const fields = [l.name, l.listenPort, l.peerPublicKey, l.endpointHost ?? '-', l.endpointPort, l.linkLocal, l.keepalive, l.family];
       lines.push(['link', ...fields.map((v) => token(`link ${l.name}`, v))].join(' '));
     }
   }

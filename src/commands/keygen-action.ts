@@ -1,6 +1,7 @@
 // keygen's work, loaded only when keygen runs (see keygen.ts).
 import { formatTable } from '../output/table.js';
 import { openFleet } from '../state/fleet.js';
+import { sendPortOf } from '../state/send-ports.js';
 
 export interface KeygenFlags {
   rotate?: string[];
@@ -12,7 +13,10 @@ export async function runKeygen(inventoryArg: string | undefined, flags: KeygenF
   const { inventory, state } = await openFleet(inventoryArg, log, { rotate: flags.rotate, prune: flags.prune });
   const rows = inventory.nodes.map((n) => {
     const keys = state.nodes[n.name]!;
-    return [n.name, keys.publicKey, String(keys.sendPort)];
+    // A dual-stack node has a SendPort per transport.
+    const ports =
+      n.transports.length > 1 ? n.transports.map((t) => `${t.family} ${sendPortOf(keys, t.family)}`).join(', ') : String(keys.sendPort);
+    return [n.name, keys.publicKey, ports];
   });
   process.stdout.write(`${formatTable(['node', 'public key', 'SendPort'], rows)}\n`);
 }

@@ -9,8 +9,9 @@ export interface UpFlags {
   nodes: number;
   name: string;
   subnet?: string;
-  addressFamily?: AddressFamily;
+  addressFamily?: AddressFamily | 'ip4,ip6' | 'ip6,ip4';
   ip6?: boolean;
+  dualStack?: boolean;
   nat?: string[];
   inventory: string;
   dir?: string;
@@ -27,7 +28,8 @@ export async function runLabUp(flags: UpFlags): Promise<void> {
     nodes: flags.nodes,
     name: flags.name,
     subnet: flags.subnet,
-    addressFamily: flags.ip6 ? 'ip6' : flags.addressFamily,
+    addressFamily: flags.ip6 ? 'ip6' : (flags.addressFamily?.split(',')[0] as AddressFamily | undefined),
+    dualStack: flags.dualStack || flags.addressFamily?.includes(','),
     nat: flags.nat,
     inventory: flags.inventory,
     dir: flags.dir,
@@ -58,7 +60,7 @@ export async function runLabStatus(flags: LabFlags): Promise<void> {
   const current = readLab(flags.name, flags.dir);
   const rows = await labStatus(current);
   process.stdout.write(
-    `lab ${current.name}: ${current.addressFamily} ${current.subnet} on ${current.bridge}, inventory ${current.inventory}\n` +
+    `lab ${current.name}: ${current.addressFamily} ${current.subnet}${current.second ? ` and ${current.second.subnet}` : ''} on ${current.bridge}, inventory ${current.inventory}\n` +
       formatTable(
         ['node', 'namespace', 'address', 'loopback', 'sshd pid', 'answers'],
         rows.map((s) => [

@@ -24,8 +24,21 @@ export default function register(program: Command): void {
     .option('--nodes <n>', 'number of nodes', parseCount, DEFAULT_NODES)
     .option('--name <name>', 'lab name: 1-7 of [a-z0-9]; namespaces are rfl-<name>-<i>', DEFAULT_NAME)
     .option('--subnet <cidr>', 'underlay subnet (default: a free 10.231.<k>.0/24 or fd00:7261:6974:<k>::/64)')
-    .addOption(new Option('--address-family <family>', 'underlay address family').choices(['ip4', 'ip6']))
+    .addOption(
+      new Option('--address-family <families>', 'underlay address family; both (first: SSH) make the nodes dual-stack').choices([
+        'ip4',
+        'ip6',
+        'ip4,ip6',
+        'ip6,ip4',
+      ]),
+    )
     .addOption(new Option('--ip6', 'same as --address-family ip6').conflicts('addressFamily'))
+    .addOption(
+      new Option('--dual-stack', 'same as --address-family ip4,ip6: an IPv6 underlay beside the IPv4 one').conflicts([
+        'addressFamily',
+        'ip6',
+      ]),
+    )
     .option('--nat <nodes>', 'put these nodes (e.g. n3,n4) behind a NAT router of their own: SSH forwarded, no inbound UDP', (v: string) =>
       v.split(',').filter(Boolean),
     )

@@ -36,14 +36,18 @@ export async function runRender(inventoryArg: string | undefined, flags: RenderF
 function selectFiles(files: NodeFiles, only: RenderFlags['file']): string {
   if (only) {
     const text = files[only];
-    if (text === undefined) {
-      const why =
-        only === 'babeld.conf' ? 'babeld is disabled in this inventory' : 'mesh.heal_interval is 0 in this inventory: no heal units';
-      throw new InputError(why, { field: '--file' });
-    }
+    if (text === undefined) throw new InputError(whyNo(only), { field: '--file' });
     return text;
   }
   return NODE_FILES.filter((f) => files[f] !== undefined)
     .map((f) => `==> ${f} <==\n${files[f]}`)
     .join('\n');
+}
+
+function whyNo(file: NodeFileName): string {
+  if (file === 'babeld.conf') return 'babeld is disabled in this inventory';
+  if (file === 'rait-ip4.conf' || file === 'rait-ip6.conf') {
+    return `the node has no second transport in ${file.slice(5, 8)} (rait.conf is its first transport's)`;
+  }
+  return 'mesh.heal_interval is 0 in this inventory: no heal units';
 }

@@ -23,8 +23,12 @@ export interface BabeldSettings {
   helloInterval: number;
 }
 
+/** The interface prefix of each address family's links (the same for both unless the inventory gives one per family). */
+export type InterfacePrefixes = Readonly<Record<AddressFamily, string>>;
+
 export interface MeshSettings {
-  interfacePrefix: string;
+  /** Links in family F are named interfacePrefixes[F] + the peer's SendPort in F (RAIT v3: one prefix per transport). */
+  interfacePrefixes: InterfacePrefixes;
   interfaceGroup: number;
   mtu: number;
   fwmark: number;
@@ -57,17 +61,26 @@ export interface SshSettings {
   jump?: string;
 }
 
+/**
+ * One of a node's transports (RAIT v3's word): its tunnels over one underlay address family, with a
+ * SendPort of its own. A pair of nodes gets one link per family they share.
+ */
+export interface Transport {
+  family: AddressFamily;
+  /** WireGuard endpoint host peers send to in this family: an address of it, or a name resolved in it; null behind NAT. */
+  endpoint: string | null;
+  /** Pinned SendPort, if any. */
+  sendPort?: number;
+}
+
 export interface Node {
   name: string;
   /** SSH address (name or IP). */
   host: string;
   /** The node has no address peers can send to (behind NAT): peers learn it from its handshakes. */
   nat: boolean;
-  /** WireGuard endpoint host (name or IP); defaults to host; null behind NAT. */
-  endpoint: string | null;
-  addressFamily: AddressFamily;
-  /** Pinned SendPort, if any. */
-  sendPort?: number;
+  /** One per address family of the node (one or two), in the inventory's order; the first is its primary transport. */
+  transports: Transport[];
   groups: string[];
   vars: Record<string, unknown>;
   ssh: SshSettings;

@@ -69,6 +69,16 @@ export class YamlReader {
     return entries;
   }
 
+  /** The value is a mapping (aliases followed): for fields that take a value or a mapping. */
+  isMapping(field: Field): boolean {
+    return isMap(this.deref(field).node);
+  }
+
+  /** The value is a list (aliases followed): for fields that take a value or a list. */
+  isList(field: Field): boolean {
+    return isSeq(this.deref(field).node);
+  }
+
   seq(field: Field): Field[] {
     const at = this.deref(field);
     if (!isSeq(at.node)) throw this.error(at, 'expected a list');

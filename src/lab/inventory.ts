@@ -13,6 +13,8 @@ export function downCommand(lab: Pick<Lab, 'name' | 'dir'>, defaultDir: string):
 export function renderInventory(lab: Lab, templatePath: string, removeWith: string): string {
   const doc = {
     mesh: {
+      // A transport per family needs a prefix per family (RAIT v3's convention).
+      ...(lab.second && { interface_prefix: { ip4: 'rait4x', ip6: 'rait6x' } }),
       // Short hellos: a cut tunnel is routed around in seconds, not the minute RAIT's 20 s take.
       babeld: { enabled: true, template: relative(dirname(lab.inventory), templatePath), hello_interval: 4 },
     },
@@ -30,7 +32,9 @@ export function renderInventory(lab: Lab, templatePath: string, removeWith: stri
         {
           host: n.address,
           ...(n.nat && { nat: true }),
-          address_family: lab.addressFamily,
+          ...(n.secondAddress
+            ? { address_family: [lab.addressFamily, lab.addressFamily === 'ip4' ? 'ip6' : 'ip4'], endpoint: [n.address, n.secondAddress] }
+            : { address_family: lab.addressFamily }),
           vars: { loopback: n.loopback, loopback4: n.loopback4 },
         },
       ]),

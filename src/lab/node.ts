@@ -47,7 +47,7 @@ export function sshdConfig(node: LabNode): string {
  * /etc/rait and babeld's /var/lib/babel-state are the node's own), then becomes sshd (exec keeps the PID).
  */
 const NODE_SCRIPT = `set -e
-dir=$1 address=$2 loopback=$3 loopback4=$4 dad=$5 sshd=$6 gateway=$7
+dir=$1 address=$2 loopback=$3 loopback4=$4 dad=$5 sshd=$6 gateway=$7 second=$8
 ip -batch - <<RFL_LINKS
 link set lo up
 address add $loopback dev lo
@@ -55,6 +55,8 @@ address add $loopback4 dev lo
 address add $address dev eth0 $dad
 link set eth0 up
 RFL_LINKS
+# Dual-stack: the other family's underlay address beside the first (IPv6 without duplicate detection).
+case $second in *:*) ip address add "$second" dev eth0 nodad ;; ?*) ip address add "$second" dev eth0 ;; esac
 # Behind NAT: out through the router (which has no way out of the lab itself).
 [ -z "$gateway" ] || ip route add default via "$gateway"
 echo 1 >/proc/sys/net/ipv4/ip_forward
@@ -104,6 +106,7 @@ export function startNode(lab: Lab, node: LabNode, sshd: string): { pid: number;
     lab.addressFamily === 'ip6' ? 'nodad' : '',
     sshd,
     node.nat?.gateway ?? '',
+    node.secondAddress && lab.second ? `${node.secondAddress}/${lab.second.subnet.split('/')[1]}` : '',
   ];
   try {
     const child = spawn('ip', args, { detached: true, stdio: ['ignore', log, log] });

@@ -23,6 +23,8 @@ export interface LabRequest {
   name: string;
   nodes: number;
   addressFamily?: AddressFamily;
+  /** An underlay address of the other family beside the first. */
+  dualStack?: boolean;
   subnet?: string;
   /** Absolute lab directory. */
   dir: string;
@@ -81,15 +83,16 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
     throw new InputError(`${req.subnet} is not an ${family} subnet`, { field: '--subnet' });
   }
 
+  const other: AddressFamily = family === 'ip4' ? 'ip6' : 'ip4';
   let slot: ReturnType<typeof slotRanges> | undefined;
   for (let k = 1; k <= 254 && !slot; k++) {
     const r = slotRanges(k);
-    const underlay = user ?? (family === 'ip4' ? r.ip4 : r.ip6);
-    const mine = [underlay, r.loopback4, r.loopback6, ...(req.nat?.length ? [r.nat] : [])];
+    const underlay = user ?? r[family];
+    const mine = [underlay, r.loopback4, r.loopback6, ...(req.nat?.length ? [r.nat] : []), ...(req.dualStack ? [r[other]] : [])];
     if (mine.every((p) => !clash(p)) && !(user && (overlaps(user, r.loopback4) || overlaps(user, r.loopback6)))) slot = r;
   }
   if (!slot) throw new Error('no free lab subnet left in 10.231.0.0/16 / fd00:7261:6974::/48 (every slot overlaps a route)');
-  const underlay = user ?? (family === 'ip4' ? slot.ip4 : slot.ip6);
+  const underlay = user ?? slot[family];
   const bridgeAt = bridgeIndex(underlay);
   if (req.nodes >= bridgeAt) {
     throw new InputError(`${formatPrefix(underlay)} has room for ${bridgeAt - 1} nodes plus the bridge, not ${req.nodes}`, {
@@ -98,7 +101,7 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
   }
 
   const natted = new Set(req.nat ?? []);
-  if (natted.size > 0 && family === 'ip6')
+  if (natted.size > 0 && (family === 'ip6' || req.dualStack))
     throw new InputError('NAT is for ip4 labs (IPv6 has no address sharing to hide behind)', { field: '--nat' });
   const nodes: LabNode[] = Array.from({ length: req.nodes }, (_, i) => {
     const index = i + 1;
@@ -108,6 +111,7 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
       namespace: nodeNamespace(req.name, index),
       veth: nodeNamespace(req.name, index),
       address: nthAddress(underlay, index),
+      ...(req.dualStack && { secondAddress: nthAddress(slot[other], index) }),
       loopback: `${nthAddress(slot.loopback6, index)}/128`,
       loopback4: `${nthAddress(slot.loopback4, index)}/32`,
       dir: join(req.dir, 'nodes', name),
@@ -132,6 +136,12 @@ export function planLab(req: LabRequest, inUse: readonly Prefix[]): Lab {
     subnet: formatPrefix(underlay),
     bridge: bridgeName(req.name),
     bridgeAddress: `${nthAddress(underlay, bridgeAt)}/${underlay.length}`,
+    ...(req.dualStack && {
+      second: {
+        subnet: formatPrefix(slot[other]),
+        bridgeAddress: `${nthAddress(slot[other], bridgeIndex(slot[other]))}/${slot[other].length}`,
+      },
+    }),
     loopbackRanges: [formatPrefix(slot.loopback4), formatPrefix(slot.loopback6), ...(req.nat?.length ? [formatPrefix(slot.nat)] : [])],
     keyFile: join(req.dir, 'id_ed25519'),
     knownHosts: join(req.dir, 'known_hosts'),

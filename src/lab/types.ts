@@ -9,6 +9,8 @@ export interface LabNode {
   veth: string;
   /** Underlay address on eth0 (and the SSH host). */
   address: string;
+  /** Dual-stack labs: the node's underlay address of the other family, beside `address` on eth0. */
+  secondAddress?: string;
   /** `<ipv6>/128` on the node's lo. */
   loopback: string;
   /** `<ipv4>/32` on the node's lo. */
@@ -41,11 +43,14 @@ export interface Lab {
   name: string;
   /** Absolute lab directory. */
   dir: string;
+  /** The family of the nodes' SSH addresses (and, in a dual-stack lab, of their first transport). */
   addressFamily: AddressFamily;
   subnet: string;
   bridge: string;
   /** `<addr>/<len>` the bridge carries in the root namespace. */
   bridgeAddress: string;
+  /** A dual-stack lab's underlay of the other family: its subnet and the bridge's address in it. */
+  second?: { subnet: string; bridgeAddress: string };
   /** Loopback ranges (and the private range of nodes behind NAT) routed onto the bridge, so nothing for them leaves by the default route. */
   loopbackRanges: string[];
   /** Lab SSH private key (mode 0600). */
@@ -63,6 +68,8 @@ export interface LabUpOptions {
   name?: string;
   subnet?: string;
   addressFamily?: AddressFamily;
+  /** Nodes get an underlay address of the other family too, and a transport in each (issue 17). */
+  dualStack?: boolean;
   /** Inventory path to write; default inventories/lab.yaml under the cwd. */
   inventory?: string;
   /** Lab directory; default .lab/<name> under the cwd. */

@@ -70,10 +70,10 @@ async function writeFiles(lab: Lab): Promise<void> {
  * node behind NAT has a router namespace between it and the bridge.
  */
 async function buildNetwork(lab: Lab): Promise<void> {
-  const dad = lab.addressFamily === 'ip6' ? ' nodad' : '';
+  const dad = (address: string): string => (address.includes(':') ? ' nodad' : '');
   await ipBatch([
     `link add ${lab.bridge} type bridge`,
-    `address add ${lab.bridgeAddress} dev ${lab.bridge}${dad}`,
+    ...[lab.bridgeAddress, ...(lab.second ? [lab.second.bridgeAddress] : [])].map((a) => `address add ${a} dev ${lab.bridge}${dad(a)}`),
     `link set ${lab.bridge} up`,
     ...lab.loopbackRanges.map((r) => `route add ${r} dev ${lab.bridge}`),
     ...lab.nodes.flatMap((n) => [
@@ -121,7 +121,7 @@ async function buildRouter(node: LabNode, router: LabRouter, publicAddress: stri
 /** Safety: before anything is sent, every lab address must route via the bridge and nowhere else. */
 async function assertRoutedViaBridge(lab: Lab): Promise<void> {
   const targets = [
-    ...lab.nodes.map((n) => n.address),
+    ...lab.nodes.flatMap((n) => [n.address, ...(n.secondAddress ? [n.secondAddress] : [])]),
     ...lab.nodes.map((n) => n.loopback.split('/')[0]!),
     lab.nodes[0]!.loopback4.split('/')[0]!,
   ];
@@ -133,7 +133,7 @@ async function assertRoutedViaBridge(lab: Lab): Promise<void> {
     );
   }
   // Another lab started at the same moment could have taken the same subnet on its own bridge.
-  const mine = [lab.subnet, ...lab.loopbackRanges].map((p) => parsePrefix(p));
+  const mine = [lab.subnet, ...(lab.second ? [lab.second.subnet] : []), ...lab.loopbackRanges].map((p) => parsePrefix(p));
   const shared = (await routesInUse()).filter((r) => mine.some((m) => m.network === r.network && m.length === r.length));
   if (shared.length !== mine.length) throw new Error(`the lab subnet ${lab.subnet} is also routed elsewhere now; run \`lab up\` again`);
 }
@@ -166,7 +166,16 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
   await assertNameFree(name, dir);
   assertInventoryReplaceable(inventory);
   const lab = planLab(
-    { name, nodes: opts.nodes ?? DEFAULT_NODES, addressFamily: opts.addressFamily, subnet: opts.subnet, dir, inventory, nat: opts.nat },
+    {
+      name,
+      nodes: opts.nodes ?? DEFAULT_NODES,
+      addressFamily: opts.addressFamily,
+      dualStack: opts.dualStack,
+      subnet: opts.subnet,
+      dir,
+      inventory,
+      nat: opts.nat,
+    },
     await routesInUse(),
   );
 
@@ -196,6 +205,8 @@ export async function labUp(opts: LabUpOptions = {}): Promise<Lab> {
     await labDown(name, dir, log, lab);
     throw err;
   }
-  log(`lab ${name} up: ${lab.nodes.length} ${lab.addressFamily} nodes in ${((Date.now() - started) / 1000).toFixed(2)} s`);
+  log(
+    `lab ${name} up: ${lab.nodes.length} ${lab.addressFamily}${lab.second ? ' dual-stack' : ''} nodes in ${((Date.now() - started) / 1000).toFixed(2)} s`,
+  );
   return lab;
 }

@@ -1,20 +1,28 @@
 // Inventory + state -> what every node should have: links, rait.conf, peers.conf, babeld.conf. Pure.
 import { InputError } from '../errors.js';
-import type { Inventory, Node } from '../inventory/types.js';
+import type { AddressFamily, Inventory, Node } from '../inventory/types.js';
+import { sendPortOf } from '../state/send-ports.js';
 import type { FleetState, NodeKeys } from '../state/types.js';
 import { keySeed, linkLocal, type KeySeed } from './link-local.js';
 import { peersConf, raitConf } from './rait-conf.js';
 import { systemdUnits } from './units.js';
 import { compileTemplate, renderTemplate, sharedScope, templateScope, type SharedScope } from './template.js';
 import type { TemplateTexts } from './templates.js';
-import type { Link, NodeFiles, NodePlan, Plan } from './types.js';
+import { raitConfName, type Link, type NodeFiles, type NodePlan, type Plan } from './types.js';
 
 /** A node with everything its peers need, computed once per node rather than once per link. */
 interface Member {
   node: Node;
   keys: NodeKeys;
   seed: KeySeed;
-  /** The interface name every other node uses for its link to this one. */
+  /** Its transports by family: what every other node's link to it in that family uses. */
+  transports: Map<AddressFamily, MemberTransport>;
+}
+
+interface MemberTransport {
+  sendPort: number;
+  endpoint: string | null;
+  /** The interface name every other node uses for its link to this one in the family. */
   ifname: string;
 }
 
@@ -30,7 +38,13 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
   const members: Member[] = inv.nodes.map((node) => {
     const keys = state.nodes[node.name];
     if (!keys) throw new Error(`no keys for node ${node.name}: run rait-fleet keygen`);
-    return { node, keys, seed: keySeed(keys.publicKey), ifname: mesh.interfacePrefix + keys.sendPort };
+    const transports = new Map(
+      node.transports.map((t): [AddressFamily, MemberTransport] => {
+        const sendPort = sendPortOf(keys, t.family);
+        return [t.family, { sendPort, endpoint: t.endpoint, ifname: mesh.interfacePrefixes[t.family] + sendPort }];
+      }),
+    );
+    return { node, keys, seed: keySeed(keys.publicKey), transports };
   });
   const peers = peersConf(members);
   const units = systemdUnits(mesh);
@@ -38,7 +52,8 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
     const np = { node: self.node, keys: self.keys } as NodePlan;
     memoise(np, 'links', () => linksOf(self, members, mesh.keepalive));
     memoise(np, 'files', (): NodeFiles => {
-      const files: NodeFiles = { 'rait.conf': raitConf(mesh, self.node, self.keys), 'peers.conf': peers, ...units };
+      const files = { 'peers.conf': peers, ...units } as NodeFiles;
+      self.node.transports.forEach((t, i) => (files[raitConfName(i, t.family)] = raitConf(mesh, self.node, self.keys, t)));
       if (babeld) files['babeld.conf'] = babeld(np);
       return files;
     });
@@ -101,26 +116,30 @@ function memoise<T extends object, K extends keyof T>(obj: T, key: K, compute: (
 }
 
 /**
- * One link per other node of the same address family (RAIT: never to itself, matched by public key),
- * but none between two nodes behind NAT: neither could ever reach the other first (babel routes
+ * One link per other node and address family the two share (RAIT: never to itself, matched by public
+ * key), but none between two nodes behind NAT: neither could ever reach the other first (babel routes
  * between them through the others).
  */
 function linksOf(self: Member, members: readonly Member[], keepalive: number): Link[] {
   const links: Link[] = [];
   for (const peer of members) {
-    if (peer.node.addressFamily !== self.node.addressFamily || peer.keys.publicKey === self.keys.publicKey) continue;
-    if (self.node.nat && peer.node.nat) continue;
-    links.push({
-      name: peer.ifname,
-      peer: peer.node.name,
-      peerPublicKey: peer.keys.publicKey,
-      listenPort: peer.keys.sendPort,
-      endpointHost: peer.node.endpoint,
-      endpointPort: self.keys.sendPort,
-      linkLocal: linkLocal(self.seed, peer.seed),
-      // A node behind NAT keeps its mappings open; the public end answers what arrives.
-      keepalive: self.node.nat ? keepalive : 0,
-    });
+    if (peer.keys.publicKey === self.keys.publicKey || (self.node.nat && peer.node.nat)) continue;
+    for (const [family, own] of self.transports) {
+      const there = peer.transports.get(family);
+      if (!there) continue;
+      links.push({
+        name: there.ifname,
+        peer: peer.node.name,
+        family,
+        peerPublicKey: peer.keys.publicKey,
+        listenPort: there.sendPort,
+        endpointHost: there.endpoint,
+        endpointPort: own.sendPort,
+        linkLocal: linkLocal(self.seed, peer.seed),
+        // A node behind NAT keeps its mappings open; the public end answers what arrives.
+        keepalive: self.node.nat ? keepalive : 0,
+      });
+    }
   }
   return links;
 }

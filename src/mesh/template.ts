@@ -2,9 +2,10 @@
 import { Liquid, type Template } from 'liquidjs';
 import { InputError } from '../errors.js';
 import type { MeshSettings } from '../inventory/types.js';
+import { sendPortOf } from '../state/send-ports.js';
 import type { Link, NodePlan, Plan } from './types.js';
 
-/** A node as templates see it: no private key. */
+/** A node as templates see it: no private key. send_port, address_family and endpoint are its first transport's. */
 interface TemplateNode {
   name: string;
   vars: Record<string, unknown>;
@@ -13,13 +14,22 @@ interface TemplateNode {
   address_family: string;
   /** null behind NAT. */
   endpoint: string | null;
+  /** One per address family of the node. */
+  transports: TemplateTransport[];
   nat: boolean;
   groups: string[];
+}
+
+interface TemplateTransport {
+  address_family: string;
+  send_port: number;
+  endpoint: string | null;
 }
 
 interface TemplateLink {
   name: string;
   peer: string;
+  address_family: string;
   peer_public_key: string;
   link_local: string;
   listen_port: number;
@@ -73,16 +83,22 @@ export interface SharedScope {
 }
 
 export function sharedScope(plan: Pick<Plan, 'mesh' | 'nodes'>): SharedScope {
-  const nodes = plan.nodes.map(({ node, keys }) => ({
-    name: node.name,
-    vars: node.vars,
-    send_port: keys.sendPort,
-    public_key: keys.publicKey,
-    address_family: node.addressFamily,
-    endpoint: node.endpoint,
-    nat: node.nat,
-    groups: node.groups,
-  }));
+  const nodes = plan.nodes.map(({ node, keys }): TemplateNode => {
+    const transports = node.transports.map((t) => ({
+      address_family: t.family,
+      send_port: sendPortOf(keys, t.family),
+      endpoint: t.endpoint,
+    }));
+    return {
+      name: node.name,
+      vars: node.vars,
+      ...transports[0]!,
+      public_key: keys.publicKey,
+      transports,
+      nat: node.nat,
+      groups: node.groups,
+    };
+  });
   return { nodes, byName: new Map(nodes.map((n) => [n.name, n])), mesh: templateMesh(plan.mesh) };
 }
 
@@ -103,7 +119,9 @@ export function templateScope(self: NodePlan, shared: SharedScope): TemplateScop
 
 function templateMesh(mesh: MeshSettings): Record<string, unknown> {
   return {
-    interface_prefix: mesh.interfacePrefix,
+    // As the inventory gives it: one prefix, or one per family.
+    interface_prefix:
+      mesh.interfacePrefixes.ip4 === mesh.interfacePrefixes.ip6 ? mesh.interfacePrefixes.ip4 : { ...mesh.interfacePrefixes },
     interface_group: mesh.interfaceGroup,
     mtu: mesh.mtu,
     fwmark: mesh.fwmark,
@@ -126,6 +144,7 @@ function templateLink(l: Link): TemplateLink {
   return {
     name: l.name,
     peer: l.peer,
+    address_family: l.family,
     peer_public_key: l.peerPublicKey,
     link_local: l.linkLocal,
     listen_port: l.listenPort,

@@ -1,7 +1,9 @@
 // Keys and SendPorts for the inventory's nodes, from the previous state. Pure apart from key randomness.
 import { InputError } from '../errors.js';
 import type { Inventory } from '../inventory/types.js';
+import type { AddressFamily } from '../inventory/types.js';
 import { generatePrivateKey, publicKeyOf } from './keys.js';
+import { portFields, recordedPorts } from './send-ports.js';
 import type { FleetState, NodeKeys } from './types.js';
 
 export interface EnsureOptions {
@@ -20,12 +22,14 @@ export interface EnsureResult {
   pruned: string[];
   /** Nodes whose SendPort changed (a new pin, a pin taken from them, or a range that no longer holds it). */
   moved: string[];
+  /** Nodes that gained or lost a transport (an address family), and with it a SendPort. */
+  reshaped: string[];
 }
 
 /**
- * Every inventory node gets keys and a unique SendPort. Ports: pins first; a node keeps its port while it
- * is in range and not pinned by another; the rest take the lowest free port. New nodes never take a port
- * held by an existing entry.
+ * Every inventory node gets keys, and each of its transports a SendPort unique in the mesh. Ports: pins
+ * first; a transport keeps its port while it is in range and not pinned by another; the rest take the
+ * lowest free port. New nodes never take a port held by an existing entry.
  */
 export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOptions = {}): EnsureResult {
   const inInventory = new Set(inv.nodes.map((n) => n.name));
@@ -34,7 +38,7 @@ export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOption
     if (!inInventory.has(name)) throw new InputError(`no node "${name}" in ${inv.path}`, { field: '--rotate' });
   }
   const [lo, hi] = inv.mesh.sendPortRange;
-  const result: EnsureResult = { state: { nodes: {} }, generated: [], rotated: [], pruned: [], moved: [] };
+  const result: EnsureResult = { state: { nodes: {} }, generated: [], rotated: [], pruned: [], moved: [], reshaped: [] };
 
   // Entries of removed nodes: dropped with --prune, otherwise kept with their ports reserved.
   const taken = new Map<number, string>();
@@ -44,24 +48,38 @@ export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOption
     if (opts.prune) result.pruned.push(name);
     else {
       kept[name] = keys;
-      taken.set(keys.sendPort, name);
+      for (const port of [keys.sendPort, keys.sendPortIp6]) if (port !== undefined) taken.set(port, name);
     }
   }
   for (const node of inv.nodes) {
-    if (node.sendPort === undefined) continue;
-    const holder = taken.get(node.sendPort);
-    if (holder) {
-      throw new InputError(
-        `port ${node.sendPort} pinned for "${node.name}" is held by "${holder}", which is no longer in the inventory; run keygen --prune`,
-        { file: inv.path, field: `nodes.${node.name}.send_port` },
-      );
+    for (const t of node.transports) {
+      if (t.sendPort === undefined) continue;
+      const holder = taken.get(t.sendPort);
+      if (holder) {
+        throw new InputError(
+          `port ${t.sendPort} pinned for "${node.name}" is held by "${holder}", which is no longer in the inventory; run keygen --prune`,
+          { file: inv.path, field: `nodes.${node.name}.send_port` },
+        );
+      }
+      taken.set(t.sendPort, node.name);
     }
-    taken.set(node.sendPort, node.name);
   }
+  // Each transport's port as recorded, kept where it is still free and in range.
+  const recorded = new Map<string, Map<AddressFamily, number>>();
   for (const node of inv.nodes) {
     const old = state.nodes[node.name];
-    const keepsPort = old && old.sendPort >= lo && old.sendPort <= hi && !taken.has(old.sendPort);
-    if (node.sendPort === undefined && keepsPort) taken.set(old.sendPort, node.name);
+    const ports = old
+      ? recordedPorts(
+          old,
+          node.transports.map((t) => t.family),
+        )
+      : new Map<AddressFamily, number>();
+    recorded.set(node.name, ports);
+    for (const t of node.transports) {
+      const port = ports.get(t.family);
+      if (t.sendPort === undefined && port !== undefined && port >= lo && port <= hi && !taken.has(port))
+        taken.set(port, `${node.name} ${t.family}`);
+    }
   }
 
   let next = lo;
@@ -74,19 +92,29 @@ export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOption
   };
   for (const node of inv.nodes) {
     const old = state.nodes[node.name];
-    let sendPort = node.sendPort ?? (old && taken.get(old.sendPort) === node.name ? old.sendPort : undefined);
-    if (sendPort === undefined) {
-      sendPort = freePort();
-      taken.set(sendPort, node.name);
+    const before = recorded.get(node.name)!;
+    const ports = new Map<AddressFamily, number>();
+    for (const t of node.transports) {
+      const port = before.get(t.family);
+      let sendPort = t.sendPort ?? (port !== undefined && taken.get(port) === `${node.name} ${t.family}` ? port : undefined);
+      if (sendPort === undefined) {
+        sendPort = freePort();
+        taken.set(sendPort, node.name);
+      }
+      ports.set(t.family, sendPort);
     }
-    if (old && old.sendPort !== sendPort) result.moved.push(node.name);
+    const fields = portFields(ports);
+    if (old) {
+      if ([...before].some(([family, port]) => ports.get(family) !== port)) result.moved.push(node.name);
+      if ((old.sendPortIp6 === undefined) !== (fields.sendPortIp6 === undefined)) result.reshaped.push(node.name);
+    }
     let keys: NodeKeys;
     if (!old || rotate.has(node.name)) {
       const privateKey = generatePrivateKey();
-      keys = { privateKey, publicKey: publicKeyOf(privateKey), sendPort };
+      keys = { privateKey, publicKey: publicKeyOf(privateKey), ...fields };
       (old ? result.rotated : result.generated).push(node.name);
     } else {
-      keys = old.sendPort === sendPort ? old : { ...old, sendPort };
+      keys = old.sendPort === fields.sendPort && old.sendPortIp6 === fields.sendPortIp6 ? old : withPorts(old, fields);
     }
     result.state.nodes[node.name] = keys;
   }
@@ -94,7 +122,14 @@ export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOption
   return result;
 }
 
+/** `keys` with these ports (and no ip6 port unless given). */
+function withPorts(keys: NodeKeys, ports: Pick<NodeKeys, 'sendPort' | 'sendPortIp6'>): NodeKeys {
+  const next = { ...keys, ...ports };
+  if (ports.sendPortIp6 === undefined) delete next.sendPortIp6;
+  return next;
+}
+
 /** True when ensureKeys changed anything, i.e. the state must be written. */
 export function changed(r: EnsureResult): boolean {
-  return r.generated.length + r.rotated.length + r.pruned.length + r.moved.length > 0;
+  return r.generated.length + r.rotated.length + r.pruned.length + r.moved.length + r.reshaped.length > 0;
 }

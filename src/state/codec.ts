@@ -1,4 +1,5 @@
-// The state file format (TOML): `version = 1` and one `[nodes.<name>]` table per node. Pure.
+// The state file format (TOML): `version = 1` and one `[nodes.<name>]` table per node; a dual-stack
+// node has `send_port` (ip4) and `send_port_ip6`, every other node `send_port` alone, as always. Pure.
 import TOML from '@iarna/toml';
 import { InputError } from '../errors.js';
 import { isWireGuardKey, publicKeyOf } from './keys.js';
@@ -6,7 +7,7 @@ import { tomlKey, tomlString } from './toml.js';
 import type { FleetState, NodeKeys } from './types.js';
 
 const STATE_VERSION = 1;
-const NODE_FIELDS = ['private_key', 'public_key', 'send_port'] as const;
+const NODE_FIELDS = ['private_key', 'public_key', 'send_port', 'send_port_ip6'] as const;
 
 export function formatState(state: FleetState): string {
   const tables = Object.entries(state.nodes).map(([name, k]) =>
@@ -15,6 +16,7 @@ export function formatState(state: FleetState): string {
       `private_key = ${tomlString(k.privateKey)}`,
       `public_key = ${tomlString(k.publicKey)}`,
       `send_port = ${k.sendPort}`,
+      ...(k.sendPortIp6 === undefined ? [] : [`send_port_ip6 = ${k.sendPortIp6}`]),
     ].join('\n'),
   );
   return (
@@ -61,14 +63,17 @@ export function parseState(file: string, text: string): FleetState {
     const twin = keyOwner.get(publicKey);
     if (twin) fail(`${field}.public_key`, `same key as node "${twin}"`);
     keyOwner.set(publicKey, name);
-    const sendPort = t.send_port;
-    if (typeof sendPort !== 'number' || !Number.isInteger(sendPort) || sendPort < 1 || sendPort > 65535) {
-      fail(`${field}.send_port`, 'expected a port number');
-    }
-    const other = portOwner.get(sendPort as number);
-    if (other) fail(`${field}.send_port`, `${String(sendPort)} is also the SendPort of node "${other}"`);
-    portOwner.set(sendPort as number, name);
-    nodes[name] = { privateKey, publicKey, sendPort: sendPort as number };
+    const port = (key: 'send_port' | 'send_port_ip6'): number => {
+      const value = t[key];
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 65535)
+        fail(`${field}.${key}`, 'expected a port number');
+      const other = portOwner.get(value as number);
+      if (other) fail(`${field}.${key}`, `${String(value)} is also a SendPort of node "${other}"`);
+      portOwner.set(value as number, name);
+      return value as number;
+    };
+    const sendPort = port('send_port');
+    nodes[name] = { privateKey, publicKey, sendPort, ...(t.send_port_ip6 !== undefined && { sendPortIp6: port('send_port_ip6') }) };
   }
   return { nodes };
 }

@@ -114,6 +114,7 @@ function describeChanges(r: EnsureResult): string[] {
     ['generated keys for', r.generated],
     ['rotated keys of', r.rotated],
     ['moved SendPort of', r.moved],
+    ['SendPorts follow the new address families of', r.reshaped],
     ['pruned', r.pruned],
   ];
   return lines.filter(([, names]) => names.length > 0).map(([what, names]) => `${what} ${names.join(', ')}`);

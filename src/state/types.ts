@@ -5,7 +5,10 @@ export interface NodeKeys {
   privateKey: string;
   /** base64, 32 bytes; what `wg pubkey` prints for privateKey. */
   publicKey: string;
+  /** The SendPort of the node's only transport; of its ip4 transport when it has both families. */
   sendPort: number;
+  /** The SendPort of its ip6 transport when it has both families (sendPortOf reads the two). */
+  sendPortIp6?: number;
 }
 
 export interface FleetState {

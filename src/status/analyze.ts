@@ -63,9 +63,15 @@ export function analyzeMesh(
     nodes.every((n) => n.error === undefined && !n.drift && n.linkErrors.length === 0 && !keepsHealing(n) && !bootUnitOff(n)) &&
     links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
-  const faults: FaultyLink[] = cells.flatMap((c) =>
-    c.fault && c.link ? [{ from: c.health.from, to: c.health.to, link: c.link, fault: c.fault, oneSided: c.health.oneSided }] : [],
-  );
+  // A pair of dual-stack nodes has a link per family: its problems name the family.
+  const pair = (h: LinkHealth): string => `${h.from}\0${h.to}`;
+  const linksOfPair = new Map<string, number>();
+  for (const c of cells) if (c.link) linksOfPair.set(pair(c.health), (linksOfPair.get(pair(c.health)) ?? 0) + 1);
+  const faults: FaultyLink[] = cells.flatMap((c) => {
+    if (!c.fault || !c.link) return [];
+    const { from, to, oneSided } = c.health;
+    return [{ from, to, link: c.link, fault: c.fault, oneSided, ...(linksOfPair.get(pair(c.health))! > 1 && { family: c.link.family }) }];
+  });
   const problems = describeProblems({
     nodes,
     faults,
@@ -89,18 +95,21 @@ export function analyzeMesh(
   };
 }
 
-/** The row of `np`: one cell per plan node. */
+/** The row of `np`: per plan node, a cell for each planned link to it (one per shared family), or one saying none is. */
 function cellsOf(np: NodePlan, peers: string[], report: StatusReport | undefined, babeld: boolean, natted: ReadonlySet<string>): Cell[] {
-  const linkTo = new Map(np.links.map((l) => [l.peer, l]));
+  const linksTo = new Map<string, Link[]>();
+  for (const l of np.links) linksTo.set(l.peer, [...(linksTo.get(l.peer) ?? []), l]);
   const stateOf = new Map(report?.links.map((l) => [l.name, l]));
   const live = new Set(report?.babel.neighbours.filter(isLive).map((n) => n.interface));
   const from = np.node.name;
-  return peers.map((peer) => {
+  return peers.flatMap((peer): Cell[] => {
     // No link between two nodes behind NAT, by design: say why, so nobody goes looking for one.
     if (natted.has(from) && natted.has(peer) && peer !== from) {
-      return { health: { from, to: peer, status: 'not-expected', oneSided: false, reason: 'both behind NAT' } };
+      return [{ health: { from, to: peer, status: 'not-expected', oneSided: false, reason: 'both behind NAT' } }];
     }
-    return cellOf(from, peer, linkTo.get(peer), report && { report, stateOf, live }, babeld);
+    const links = linksTo.get(peer);
+    if (!links) return [{ health: { from, to: peer, status: 'not-expected', oneSided: false } }];
+    return links.map((link) => cellOf(from, peer, link, report && { report, stateOf, live }, babeld));
   });
 }
 
@@ -111,9 +120,8 @@ interface Facts {
   live: Set<string>;
 }
 
-function cellOf(from: string, peer: string, link: Link | undefined, facts: Facts | undefined, babeld: boolean): Cell {
-  if (!link) return { health: { from, to: peer, status: 'not-expected', oneSided: false } };
-  const base = { from, to: peer, oneSided: false, interface: link.name };
+function cellOf(from: string, peer: string, link: Link, facts: Facts | undefined, babeld: boolean): Cell {
+  const base = { from, to: peer, family: link.family, oneSided: false, interface: link.name };
   if (!facts) return { health: { ...base, status: 'unknown' }, link };
 
   const state = facts.stateOf.get(link.name);
@@ -150,10 +158,11 @@ function linkFault(link: Link, state: StatusReport['links'][number], facts: Fact
  * babel neighbour and later its handshake; that is still one broken end, not two.
  */
 function markOneSided(cells: Cell[]): void {
-  const byPair = new Map(cells.map((c) => [`${c.health.from}\0${c.health.to}`, c.health]));
+  const key = (from: string, to: string, h: LinkHealth): string => `${from}\0${to}\0${h.family ?? ''}`;
+  const byPair = new Map(cells.map((c) => [key(c.health.from, c.health.to, c.health), c.health]));
   const rank = (h: LinkHealth): number | undefined => endRank(h.status, h.fault);
   for (const c of cells) {
-    const there = byPair.get(`${c.health.to}\0${c.health.from}`);
+    const there = byPair.get(key(c.health.to, c.health.from, c.health));
     if (!there) continue;
     const [a, b] = [rank(c.health), rank(there)];
     c.health.oneSided = a !== undefined && b !== undefined && a !== b;

@@ -32,10 +32,23 @@ function nodeTable(nodes: NodeHealth[]): string {
   return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift', 'boot'], rows);
 }
 
-/** The mark of the row node's interface towards the column node. */
+/** Of the marks of a pair's links (one per family), the one that needs a look first. */
+const WORST_FIRST = [SYMBOL.missing, SYMBOL.stale, SYMBOL.unknown, ONE_SIDED, SYMBOL.up, SYMBOL['not-expected']];
+
+/** The mark of the row node's interfaces towards the column node: the worst of its links'. */
 function marker(health: MeshHealth): (from: string, to: string) => string {
-  const cell = new Map(health.links.map((l) => [`${l.from}\0${l.to}`, l]));
-  return (from, to) => symbolOf(cell.get(`${from}\0${to}`), cell.get(`${to}\0${from}`));
+  const cells = new Map<string, LinkHealth[]>();
+  for (const l of health.links) cells.set(`${l.from}\0${l.to}`, [...(cells.get(`${l.from}\0${l.to}`) ?? []), l]);
+  return (from, to) => {
+    const back = cells.get(`${to}\0${from}`) ?? [];
+    const marks = (cells.get(`${from}\0${to}`) ?? [undefined]).map((l) =>
+      symbolOf(
+        l,
+        back.find((b) => b.family === l?.family),
+      ),
+    );
+    return WORST_FIRST.find((m) => marks.includes(m)) ?? marks[0]!;
+  };
 }
 
 const MATRIX_CORNER = 'from \\ to';

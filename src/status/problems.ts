@@ -1,4 +1,5 @@
 // The problem list: what is wrong in the mesh, in plain words, each with its likely fix. Pure.
+import type { AddressFamily } from '../inventory/types.js';
 import type { Link } from '../mesh/types.js';
 import type { Fault, NodeHealth } from './types.js';
 import { describeFault, isConfigFault } from './faults.js';
@@ -10,6 +11,8 @@ export interface FaultyLink {
   link: Link;
   fault: Fault;
   oneSided: boolean;
+  /** The link's family, when the pair has a link in each (said in the problem). */
+  family?: AddressFamily;
 }
 
 export interface ProblemFacts {
@@ -79,17 +82,18 @@ function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): str
 
 function linkProblems(facts: ProblemFacts): string[] {
   const { faults } = facts;
-  const byPair = new Map(faults.map((f) => [pairKey(f.from, f.to), f]));
+  const byPair = new Map(faults.map((f) => [pairKey(f.from, f.to, f.link.family), f]));
   const done = new Set<string>();
   const lines: string[] = [];
   for (const f of faults) {
-    if (done.has(pairKey(f.from, f.to))) continue;
-    const back = byPair.get(pairKey(f.to, f.from));
+    if (done.has(pairKey(f.from, f.to, f.link.family))) continue;
+    const back = byPair.get(pairKey(f.to, f.from, f.link.family));
+    const family = f.family ? ` (${f.family})` : '';
     if (back && sameTransportFault(f.fault, back.fault)) {
-      done.add(pairKey(back.from, back.to));
-      lines.push(`${f.from} ↔ ${f.to}: ${bothWays(f)}`);
+      done.add(pairKey(back.from, back.to, back.link.family));
+      lines.push(`${f.from} ↔ ${f.to}${family}: ${bothWays(f)}`);
     } else if (!followsFromElsewhere(f, back, facts)) {
-      lines.push(`${f.from} → ${f.to}: ${oneWay(f)}`);
+      lines.push(`${f.from} → ${f.to}${family}: ${oneWay(f)}`);
     }
   }
   return lines;
@@ -154,4 +158,4 @@ function endpointHint({ link, from, to }: FaultyLink): string {
   return `endpoint ${host}:${link.endpointPort} unreachable from ${from}?`;
 }
 
-const pairKey = (from: string, to: string): string => `${from}\0${to}`;
+const pairKey = (from: string, to: string, family: AddressFamily): string => `${from}\0${to}\0${family}`;

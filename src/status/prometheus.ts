@@ -133,7 +133,8 @@ function indexReport(report: StatusReport): NodeIndex {
 
 function linkFacts(health: LinkHealth, index: NodeIndex | undefined): LinkFacts {
   const ifname = health.interface ?? '';
-  const labels = { from: health.from, to: health.to, interface: ifname };
+  // family tells a dual-stack pair's two links apart at a glance (the interface already does).
+  const labels = { from: health.from, to: health.to, interface: ifname, family: health.family ?? '' };
   return { health, labels, state: index?.states.get(ifname), neighbour: index?.neighbours.get(ifname) };
 }
 

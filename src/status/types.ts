@@ -3,6 +3,7 @@
  * Plain data (what --json prints); never holds keys or anything else secret.
  */
 import type { NodePersistence, StatusReport } from '../agent/report.js';
+import type { AddressFamily } from '../inventory/types.js';
 
 /** Why a planned link is not up, as data (faults.ts puts it into words). */
 export type Fault =
@@ -34,9 +35,15 @@ export type NodeProbe =
  */
 export type LinkStatus = 'up' | 'stale' | 'missing' | 'not-expected' | 'unknown';
 
+/**
+ * One planned link as seen on `from` (a pair of dual-stack nodes has one per family they share), or the
+ * one cell of a pair that has none (not-expected).
+ */
 export interface LinkHealth {
   from: string;
   to: string;
+  /** The link's underlay family, when a link is planned. */
+  family?: AddressFamily;
   status: LinkStatus;
   /**
    * The two ends of the pair are broken differently: one is up, or at least configured as planned,
@@ -91,7 +98,7 @@ export interface MeshHealth {
   nodes: NodeHealth[];
   /** Matrix columns: every node of the plan, in plan order (rows are `nodes`). */
   peers: string[];
-  /** One entry per (row node, column node), row-major. */
+  /** One entry per planned link of a row node (by column, then family), or one for a cell without a link; row-major. */
   links: LinkHealth[];
   /** Plain-language problems, each with its likely fix. */
   problems: string[];

@@ -38,7 +38,7 @@ function freeSubnet(): string {
 function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
   const configDir = join(dir, `n${i}`);
   return {
-    interfacePrefix: 'rait',
+    interfacePrefixes: { ip4: 'rait', ip6: 'rait' },
     interfaceGroup: 54,
     mtu,
     fwmark: 54,
@@ -66,6 +66,7 @@ function plan(i: number, peers: number[]): NodePlan {
     .map((j) => ({
       name: `rait${sendPort(j)}`,
       peer: `n${j}`,
+      family: 'ip4' as const,
       peerPublicKey: keys.get(j)!.pub,
       listenPort: sendPort(j),
       endpointHost: `${subnet}.${j}`,
@@ -75,7 +76,7 @@ function plan(i: number, peers: number[]): NodePlan {
     }));
   const me = keys.get(i)!;
   return {
-    node: { name: `n${i}`, addressFamily: 'ip4' } as Node,
+    node: { name: `n${i}`, transports: [{ family: 'ip4', endpoint: null }] } as unknown as Node,
     keys: { privateKey: me.priv, publicKey: me.pub, sendPort: sendPort(i) },
     links,
     files: {

@@ -22,7 +22,7 @@ export interface LabSuite {
  * down, with the work directory, after them — also when they failed. Call it before the suite's own
  * hooks, which then see the lab up (and, in `after`, already down).
  */
-export function labSuite(tag: string, nodes: number, opts: { nat?: string[] } = {}): LabSuite {
+export function labSuite(tag: string, nodes: number, opts: { nat?: string[]; dualStack?: boolean } = {}): LabSuite {
   const work = mkdtempSync(join(tmpdir(), `rf-${tag}-e2e-`));
   const inventory = join(work, `${tag}.yaml`);
   let lab: Lab | undefined;
@@ -34,6 +34,7 @@ export function labSuite(tag: string, nodes: number, opts: { nat?: string[] } = 
       dir: join(work, 'lab'),
       inventory,
       nat: opts.nat,
+      dualStack: opts.dualStack,
       log: () => {},
     });
   });

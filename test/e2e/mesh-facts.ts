@@ -67,7 +67,8 @@ export function expectedLinkFacts(lab: Lab, state: FleetState, node: string, mtu
 /** The node's /etc/rait as the host sees it (the node's /etc is an overlay with this upper dir). */
 export const configDir = (node: LabNode): string => join(node.dir, 'etc', 'upper', 'rait');
 
-const KNOWN = ['rait.conf', 'peers.conf', 'babeld.conf', 'placement', 'plan', 'rait-fleet-agent'];
+const RAIT_CONFS = ['rait.conf', 'rait-ip4.conf', 'rait-ip6.conf'];
+const KNOWN = [...RAIT_CONFS, 'peers.conf', 'babeld.conf', 'placement', 'plan', 'rait-fleet-agent'];
 
 /**
  * Everything wrong with a node's config_dir: temp files, unknown names, files that do not parse or are
@@ -89,7 +90,7 @@ export function configDirProblems(node: LabNode): string[] {
     if (!text.endsWith('\n')) problems.push(`${node.name}: ${name} does not end in a newline (cut short?)`);
     if (name === 'placement') {
       // The agent's record of what it made: "isolation interface_ns transit_ns prefix group".
-      if (!/^(none|netns|vrf) \S+ \S+ \S+ \d+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
+      if (!/^(none|netns|vrf) \S+ \S+ [\w,-]+ \d+\n$/.test(text)) problems.push(`${node.name}: placement record ${JSON.stringify(text)}`);
       continue;
     }
     if (name === 'rait-fleet-agent') {
@@ -100,7 +101,7 @@ export function configDirProblems(node: LabNode): string[] {
     }
     if (name === 'plan') {
       // The last plan applied: the agent's plan format, no secret, owner-only like every file there.
-      if (!/^version 2\n/.test(text) || /PrivateKey|private/i.test(text))
+      if (!/^version 3\n/.test(text) || /PrivateKey|private/i.test(text))
         problems.push(`${node.name}: plan record ${JSON.stringify(text.slice(0, 40))}`);
       if ((statSync(path).mode & 0o777) !== 0o600) problems.push(`${node.name}: plan is not 0600`);
       continue;
@@ -116,7 +117,7 @@ export function configDirProblems(node: LabNode): string[] {
       problems.push(`${node.name}: ${name} does not parse: ${(e as Error).message.split('\n')[0]}`);
       continue;
     }
-    if (base === 'rait.conf') {
+    if (RAIT_CONFS.includes(base)) {
       for (const key of ['PrivateKey', 'SendPort', 'InterfacePrefix', 'MTU'])
         if (!(key in doc)) problems.push(`${node.name}: ${name} lacks ${key}`);
       if ((statSync(path).mode & 0o777) !== 0o600)

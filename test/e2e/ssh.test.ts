@@ -62,9 +62,8 @@ function node(over: Partial<Node['ssh']> = {}, host = '127.0.0.1', name = 'n1'):
   return {
     name,
     host,
-    endpoint: host,
     nat: false,
-    addressFamily: 'ip4',
+    transports: [{ family: 'ip4', endpoint: host }],
     groups: [],
     vars: {},
     ssh: {

@@ -34,9 +34,9 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
   assert.equal(
     text,
     [
-      'version 2',
-      'family ip4',
-      'prefix rait',
+      'version 3',
+      'prefix ip4 rait',
+      'prefix ip6 rait',
       'group 54',
       'mtu 1400',
       'fwmark 54',
@@ -48,8 +48,8 @@ test('planFile: header, one link line per planned link, "-" for empty values', (
       'babeld_config /etc/rait/babeld.conf',
       'babeld_socket /run/babeld.ctl',
       'babeld_manage agent',
-      `link rait50002 50002 ${PEER_KEYS[0]} 10.0.0.2 50001 fe80::1:2/64 0`,
-      `link rait50003 50003 ${PEER_KEYS[1]} 10.0.0.3 50001 fe80::1:3/64 0`,
+      `link rait50002 50002 ${PEER_KEYS[0]} 10.0.0.2 50001 fe80::1:2/64 0 ip4`,
+      `link rait50003 50003 ${PEER_KEYS[1]} 10.0.0.3 50001 fe80::1:3/64 0 ip4`,
     ].join('\n') + '\n',
   );
 });

@@ -29,7 +29,7 @@ describe('deploy leaves an agent that can act alone', () => {
       assert.equal(r.configFiles['rait-fleet-agent'], loadAgentScript());
       assert.equal(statSync(join(n.configDir, 'rait-fleet-agent')).mode & 0o777, 0o755);
       assert.equal(statSync(join(n.configDir, 'plan')).mode & 0o777, 0o600);
-      assert.match(r.configFiles.plan!, /^version 2\n/);
+      assert.match(r.configFiles.plan!, /^version 3\n/);
       assert.ok(!r.configFiles.plan!.includes(PRIVATE_KEY));
       assert.deepEqual(
         r.report.files.filter((f) => f.name === 'rait-fleet-agent'),

@@ -108,7 +108,11 @@ const badApply: [string, unknown, RegExp][] = [
   ['links', { added: [7], updated: [], removed: [], kept: [] }, /links\.added\[0\]: expected a string, got 7/],
   ['babeld', null, /babeld: expected started \| updated \| .* \| would-stopped, got null/],
   ['babeld', 'exploded', /babeld: expected started .*, got "exploded"/],
-  ['files', [{ name: '../../etc/passwd', changed: true }], /files\[0\]\.name: expected rait\.conf \| peers\.conf \| babeld\.conf/],
+  [
+    'files',
+    [{ name: '../../etc/passwd', changed: true }],
+    /files\[0\]\.name: expected rait\.conf \| rait-ip4\.conf \| rait-ip6\.conf \| peers\.conf \| babeld\.conf/,
+  ],
 ];
 
 for (const [key, value, message] of badApply) {

@@ -32,7 +32,7 @@ const ONE_NODE = 'nodes:\n  a: { host: 192.0.2.1 }\n';
 test('defaults fill every field', () => {
   const inv = parseInventory(FILE, ONE_NODE);
   assert.deepEqual(inv.mesh, {
-    interfacePrefix: 'rait',
+    interfacePrefixes: { ip4: 'rait', ip6: 'rait' },
     interfaceGroup: 54,
     mtu: 1400,
     fwmark: 54,
@@ -63,7 +63,15 @@ test('defaults fill every field', () => {
     connectTimeout: 10,
   });
   assert.deepEqual(inv.nodes, [
-    { name: 'a', host: '192.0.2.1', nat: false, endpoint: '192.0.2.1', addressFamily: 'ip4', groups: [], vars: {}, ssh: inv.ssh },
+    {
+      name: 'a',
+      host: '192.0.2.1',
+      nat: false,
+      transports: [{ family: 'ip4', endpoint: '192.0.2.1' }],
+      groups: [],
+      vars: {},
+      ssh: inv.ssh,
+    },
   ]);
 });
 
@@ -125,9 +133,7 @@ test('node fields: endpoint, family, pin, groups, vars', () => {
     name: 'hk1',
     host: '192.0.2.10',
     nat: false,
-    endpoint: 'hk1.example.org',
-    addressFamily: 'ip6',
-    sendPort: 50007,
+    transports: [{ family: 'ip6', endpoint: 'hk1.example.org', sendPort: 50007 }],
     groups: ['asia', 'edge'],
     vars: { loopback: 'fd00:1::1/128', nested: { x: [1, 2] } },
     ssh: inv.ssh,
@@ -258,7 +264,7 @@ test('inventories/example.yaml loads and shows every field', () => {
     inv.nodes.map((n) => n.name),
     ['hk1', 'fra1'],
   );
-  assert.equal(inv.nodes[0]!.sendPort, 50007);
+  assert.equal(inv.nodes[0]!.transports[0]!.sendPort, 50007);
   assert.equal(inv.nodes[1]!.ssh.user, 'admin');
   assert.equal(inv.nodes[1]!.ssh.become, true);
   assert.equal(inv.mesh.babeld.template, DEFAULT_BABELD_TEMPLATE);

@@ -69,6 +69,28 @@ describe('planLab', () => {
     assert.equal(lab.nodes[1]!.address, 'fd00:7261:6974:2::2');
   });
 
+  it('dual-stack: each node an address of the other family beside the first, in a slot free in both; the inventory gives both', () => {
+    const lab = planLab(req({ dualStack: true, nodes: 2 }), routes('fd00:7261:6974:1::/64'));
+    assert.equal(lab.subnet, '10.231.2.0/24', 'the slot whose ip6 range is taken is skipped');
+    assert.deepEqual(lab.second, { subnet: 'fd00:7261:6974:2::/64', bridgeAddress: 'fd00:7261:6974:2::fe/64' });
+    assert.deepEqual(
+      lab.nodes.map((n) => [n.address, n.secondAddress]),
+      [
+        ['10.231.2.1', 'fd00:7261:6974:2::1'],
+        ['10.231.2.2', 'fd00:7261:6974:2::2'],
+      ],
+    );
+    const doc = parse(renderInventory(lab, '/t', 'x')) as { mesh: { interface_prefix: unknown }; nodes: Record<string, unknown> };
+    assert.deepEqual(doc.mesh.interface_prefix, { ip4: 'rait4x', ip6: 'rait6x' });
+    assert.deepEqual(doc.nodes.n1, {
+      host: '10.231.2.1',
+      address_family: ['ip4', 'ip6'],
+      endpoint: ['10.231.2.1', 'fd00:7261:6974:2::1'],
+      vars: { loopback: 'fd72:6c61:6202::1/128', loopback4: '10.232.2.1/32' },
+    });
+    assert.throws(() => planLab(req({ dualStack: true, nat: ['n1'] }), []), /--nat: NAT is for ip4 labs/);
+  });
+
   it('takes a user subnet, infers its family, and rejects overlaps and misfits with the flag named', () => {
     assert.equal(planLab(req({ subnet: 'fd01::/64' }), []).addressFamily, 'ip6');
     assert.equal(planLab(req({ subnet: '172.30.9.0/28' }), []).bridgeAddress, '172.30.9.14/28');

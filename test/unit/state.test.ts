@@ -39,7 +39,7 @@ test('damaged state files are InputErrors naming the file and the field', async 
     ['mismatched public key', good.replace(sample.nodes.hk1!.publicKey, other.publicKey), 'nodes.hk1.public_key', /does not match/],
     ['port not an integer', good.replace('send_port = 50000', 'send_port = "50000"'), 'nodes.hk1.send_port', /port number/],
     ['port out of range', good.replace('send_port = 50000', 'send_port = 70000'), 'nodes.hk1.send_port', /port number/],
-    ['duplicate port', good.replace('send_port = 50001', 'send_port = 50000'), 'nodes.fra.1.send_port', /also the SendPort of node "hk1"/],
+    ['duplicate port', good.replace('send_port = 50001', 'send_port = 50000'), 'nodes.fra.1.send_port', /also a SendPort of node "hk1"/],
     ['duplicate table', `${good}\n[nodes.hk1]\nsend_port = 1\n`, 'TOML syntax', /damaged state file/],
   ];
   for (const [name, text, field, message] of cases) {

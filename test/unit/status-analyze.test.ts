@@ -384,3 +384,42 @@ test('a node with none of its interfaces: one line for it, nothing repeated for 
   assert.equal(h.exitCode, 1);
   assert.deepEqual(h.problems, ['n3: none of its 3 planned interfaces exist — run deploy']);
 });
+
+test('dual-stack pairs: a link expected per shared family; a broken one is named with its family, the matrix shows the worse', () => {
+  const plan = makePlan(['n1', 'n2', 'n3'], { families: [['ip4', 'ip6'], ['ip4', 'ip6'], 'ip4'] });
+  const healthy = analyzeMesh(plan, names(plan), probesFor(plan));
+  assert.equal(healthy.healthy, true);
+  assert.deepEqual(
+    healthy.nodes.map((n) => [n.node, n.linksUp, n.linksExpected]),
+    [
+      ['n1', 3, 3],
+      ['n2', 3, 3],
+      ['n3', 2, 2],
+    ],
+  );
+  assert.deepEqual(
+    healthy.links.filter((l) => l.from === 'n1' && l.to === 'n2').map((l) => [l.family, l.interface]),
+    [
+      ['ip4', 'rait50002'],
+      ['ip6', 'rait6x50102'],
+    ],
+  );
+  const h = analyzeMesh(
+    plan,
+    names(plan),
+    probesFor(plan, (name, r) => {
+      if (name !== 'n1') return;
+      r.links = r.links.filter((l) => l.name !== 'rait6x50102');
+      r.babel.neighbours = r.babel.neighbours.filter((n) => n.interface !== 'rait6x50102');
+    }),
+  );
+  assert.equal(h.exitCode, 1);
+  assert.deepEqual(
+    h.links.filter((l) => l.from === 'n1' && l.to === 'n2').map((l) => [l.family, l.status, l.oneSided]),
+    [
+      ['ip4', 'up', false],
+      ['ip6', 'missing', true],
+    ],
+  );
+  assert.deepEqual(h.problems, ["n1 → n2 (ip6): interface rait6x50102 missing on n1 (one-sided: n2's end is up) — run deploy"]);
+});

@@ -22,36 +22,46 @@ const key = (byte: number): string => Buffer.alloc(32, byte).toString('base64');
 export const privateKeyOf = (i: number): string => key(0x80 + i);
 const publicKeyOf = (i: number): string => key(0x10 + i);
 
-/** Nodes named by `names`, `n<i>` get SendPort 50000+i; `families[i]` defaults to ip4; `nat` names the nodes behind NAT. */
-export function makePlan(names: string[], o: { families?: AddressFamily[]; babeld?: boolean; nat?: string[] } = {}): Plan {
+/**
+ * Nodes named by `names`, `n<i>` get SendPort 50000+i (and 50100+i for the ip6 transport of a dual-stack
+ * node, whose ip6 links are named rait6x…); `families[i]` defaults to ip4, a list makes the node
+ * dual-stack; `nat` names the nodes behind NAT.
+ */
+export function makePlan(
+  names: string[],
+  o: { families?: (AddressFamily | AddressFamily[])[]; babeld?: boolean; nat?: string[] } = {},
+): Plan {
   const babeld = o.babeld ?? true;
   const nodes: Node[] = names.map((name, i) => ({
     name,
     host: `${name}.example.org`,
     nat: o.nat?.includes(name) ?? false,
-    endpoint: o.nat?.includes(name) ? null : `${name}.example.org`,
-    addressFamily: o.families?.[i] ?? 'ip4',
+    transports: [o.families?.[i] ?? 'ip4']
+      .flat()
+      .map((family) => ({ family, endpoint: o.nat?.includes(name) ? null : `${name}.example.org` })),
     groups: [],
     vars: {},
     ssh,
   }));
-  const sendPort = (i: number): number => 50001 + i;
+  const dual = (n: Node): boolean => n.transports.length > 1;
+  const sendPort = (i: number, family: AddressFamily = 'ip4'): number => (family === 'ip6' && dual(nodes[i]!) ? 50101 : 50001) + i;
   const plans: NodePlan[] = nodes.map((node, i) => {
     const links: Link[] = nodes.flatMap((peer, j) =>
-      j === i || peer.addressFamily !== node.addressFamily || (peer.nat && node.nat)
+      j === i || (peer.nat && node.nat)
         ? []
-        : [
-            {
-              name: `rait${sendPort(j)}`,
+        : node.transports
+            .filter((t) => peer.transports.some((p) => p.family === t.family))
+            .map((t) => ({
+              name: `${t.family === 'ip6' && dual(peer) ? 'rait6x' : 'rait'}${sendPort(j, t.family)}`,
               peer: peer.name,
+              family: t.family,
               peerPublicKey: publicKeyOf(j),
-              listenPort: sendPort(j),
-              endpointHost: peer.endpoint,
-              endpointPort: sendPort(i),
+              listenPort: sendPort(j, t.family),
+              endpointHost: peer.transports[0]!.endpoint,
+              endpointPort: sendPort(i, t.family),
               linkLocal: `fe80::${i + 1}:${j + 1}/64`,
               keepalive: node.nat ? 25 : 0,
-            },
-          ],
+            })),
     );
     const files = {
       'rait.conf': `PrivateKey = "${privateKeyOf(i)}"\nSendPort = ${sendPort(i)}\n`,
@@ -59,7 +69,13 @@ export function makePlan(names: string[], o: { families?: AddressFamily[]; babel
       ...(babeld ? { 'babeld.conf': links.map((l) => `interface ${l.name}\n`).join('') } : {}),
       ...systemdUnits(sampleMesh()),
     };
-    return { node, keys: { privateKey: privateKeyOf(i), publicKey: publicKeyOf(i), sendPort: sendPort(i) }, links, files };
+    const keys = {
+      privateKey: privateKeyOf(i),
+      publicKey: publicKeyOf(i),
+      sendPort: sendPort(i),
+      ...(dual(node) && { sendPortIp6: sendPort(i, 'ip6') }),
+    };
+    return { node, keys, links, files };
   });
   return { mesh: sampleMesh({ babeld: { enabled: babeld } }), nodes: plans };
 }

@@ -139,3 +139,18 @@ test('the list of links not up of a wide healthy mesh says none', () => {
   assert.match(text, /^links not up \(the 40-node matrix is wider than 80 columns; --matrix prints it\):\n {2}none$/m);
   assert.match(text, /^healthy: 1560 links up, no drift$/m);
 });
+
+test('a dual-stack pair is one matrix cell: the mark of its worse link', () => {
+  const plan = makePlan(['n1', 'n2'], {
+    families: [
+      ['ip4', 'ip6'],
+      ['ip4', 'ip6'],
+    ],
+  });
+  const probes = probesFor(plan, (name, r) => {
+    if (name === 'n1') r.links = r.links.filter((l) => l.name !== 'rait6x50102');
+  });
+  const text = formatStatus(analyzeMesh(plan, names(plan), probes));
+  assert.deepEqual(matrixOf(text), { n1: ['·', '✗'], n2: ['!', '·'] });
+  assert.match(text, /^n1\s+ok\s+1\/2\s/m);
+});

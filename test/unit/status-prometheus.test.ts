@@ -56,7 +56,7 @@ test('a healthy mesh: every family once with HELP and TYPE, in a fixed order; on
   const up = parsed.samples.filter((s) => s.name === 'rait_link_up');
   assert.equal(up.length, 12, 'the diagonal has no series');
   assert.ok(up.every((s) => s.value === 1 && s.labels.from !== s.labels.to));
-  assert.deepEqual(up[0]!.labels, { from: 'n1', to: 'n2', interface: 'rait50002' });
+  assert.deepEqual(up[0]!.labels, { from: 'n1', to: 'n2', interface: 'rait50002', family: 'ip4' });
   assert.equal(valueOf(parsed, 'rait_mesh_healthy'), 1);
   assert.equal(valueOf(parsed, 'rait_status_round_duration_seconds'), 0.25);
   assert.equal(valueOf(parsed, 'rait_link_handshake_age_seconds', { from: 'n3', to: 'n1' }), 12);
@@ -108,7 +108,7 @@ test('label values are escaped: backslash, double quote and newline', () => {
   const odd = 'n"2\\x\ny';
   const plan = makePlan(['n1', odd]);
   const text = textOf(plan, probesFor(plan));
-  assert.match(text, /^rait_link_up\{from="n1",to="n\\"2\\\\x\\ny",interface="rait50002"\} 1$/m);
+  assert.match(text, /^rait_link_up\{from="n1",to="n\\"2\\\\x\\ny",interface="rait50002",family="ip4"\} 1$/m);
   assert.equal(valueOf(parseExposition(text), 'rait_node_up', { node: odd }), 1, 'and read back as they were');
 });
 

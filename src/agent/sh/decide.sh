@@ -5,15 +5,15 @@
 # and babel's hellos keep them flowing (the status command uses the same bound).
 HANDSHAKE_FRESH=180
 #
-# Prints, per planned link: "link name port pubkey host eport linklocal keepalive current-endpoint words..."
+# Prints, per planned link: "link name port pubkey host eport linklocal keepalive family current-endpoint words..."
 # where the words name what differs (wg peers link addr up master), "missing" when there is no
 # such link, "foreign" when a link of that name exists that is not WireGuard (never ours), and
 # "resolve" when the endpoint is a host name to look up again: it changed since the last applied
 # plan, or the link has no endpoint or no fresh handshake (a dynamic name may point elsewhere now);
 # a link that works on the address its name gave is left alone, so DNS is asked only when it could
 # help. No word: the link is right and is kept. Then "stale name" for every managed link not
-# planned, and last "new N": how many links are missing. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
-# applied plan in $1 (may be missing).
+# planned, and last "new N": how many links are missing. Reads $STAGE/wg, $STAGE/ip, the planned
+# private key in $STAGE/private.key and the last applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
 	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
 	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \
@@ -41,7 +41,7 @@ plan_diffs() { # last-plan
 		} else if (addr_line()) addr[A_NAME, A_ADDR] = 1
 		next
 	}
-	NF == 7 {
+	NF == 8 {
 		name = $1; pub = $3; host = $4; eport = $5
 		ka = ($7 == 0) ? "off" : $7
 		split("", d)

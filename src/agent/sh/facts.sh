@@ -25,15 +25,17 @@ EPOCH_AWK='
 function epoch(   t) { srand(); t = srand(); return t }
 '
 
-# Awk functions over those files; the program sets PREFIX and GROUP (-v) to ask managed().
+# Awk functions over those files; the program sets PREFIX (the prefixes, space-separated) and GROUP
+# (-v) to ask managed().
 # - wg_line(): a line of `wg show all dump` (or `wg show all listen-port`): fills
 #   WG_IF[name] (wg serves it), PRIV/LPORT/FWMARK[name] (interface lines) and per peer
 #   NPEERS[name], PEER[name] (the first), EP/IPS/HS/RX/TX/KA[name, key] (KA: keepalive or "off");
 # - link_line(): a line of `ip -d -o link`: sets L_NAME L_UP L_MTU L_GROUP L_MASTER L_KIND;
 # - addr_line(): an inet6 line of `ip -o addr`: sets A_NAME A_ADDR;
 # - is_wg(): the link just parsed is WireGuard: a kernel link, or a TUN a wireguard-go serves;
-# - managed(): it is ours: WireGuard, our prefix and our ifgroup (as RAIT: an operator's other
-#   links are never taken);
+# - has_prefix(name, prefixes): the name starts with one of the space-separated prefixes;
+# - managed(): it is ours: WireGuard, one of our prefixes and our ifgroup (as RAIT: an operator's
+#   other links are never taken);
 # - epoch(): seconds since 1970 (EPOCH_AWK), without a date process.
 # shellcheck disable=SC2016 # awk source, not shell
 FACTS_AWK=$EPOCH_AWK'
@@ -67,6 +69,11 @@ function addr_line() {
 	return 1
 }
 function is_wg() { return L_KIND == "wireguard" || (L_KIND == "tun" && (L_NAME in WG_IF)) }
-function managed() { return is_wg() && index(L_NAME, PREFIX) == 1 && L_GROUP == GROUP }
+function has_prefix(name, prefixes,   p, n, i) {
+	n = split(prefixes, p, " ")
+	for (i = 1; i <= n; i++) if (index(name, p[i]) == 1) return 1
+	return 0
+}
+function managed() { return is_wg() && has_prefix(L_NAME, PREFIX) && L_GROUP == GROUP }
 '
 

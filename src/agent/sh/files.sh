@@ -140,15 +140,38 @@ ensure_dir() {
 
 # Before the files are installed: their sums, and those of the plan and the config babeld runs.
 sum_staged() {
-	SUMS=$(digest_files cksum "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/peers.conf" \
+	SUMS=$(digest_files cksum "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/rait-ip4.conf" \
+		"$P_CONFIG_DIR/rait-ip4.conf" "$STAGE/rait-ip6.conf" "$P_CONFIG_DIR/rait-ip6.conf" "$STAGE/peers.conf" \
 		"$P_CONFIG_DIR/peers.conf" "$STAGE/babeld.conf" "${P_BABELD_CONFIG:-$STAGE/-}" "$BABELD_RUNNING" \
 		"$STAGE/rait-fleet-agent" "$P_CONFIG_DIR/rait-fleet-agent" "$STAGE/rait-fleet.service" "$UNIT_DIR/rait-fleet.service" \
 		"$STAGE/rait-fleet-heal.service" "$UNIT_DIR/rait-fleet-heal.service" "$STAGE/rait-fleet-heal.timer" \
 		"$UNIT_DIR/rait-fleet-heal.timer")
 }
 
+# A file of ours the plan no longer has goes (with its .prev): a second transport's rait.conf left
+# behind would still be run by RAIT.
+remove_file() { # name target
+	[ -f "$2" ] || return 0
+	if [ "$DRY" = 1 ]; then
+		file_diff "$1" "$2" /dev/null
+		add_file_json "$1" true "$STAGE/$1.diff"
+		return
+	fi
+	cmd rm -f "$2" "$2.prev"
+	SUMS=
+	add_file_json "$1" true
+}
+
 sync_files() {
 	install_file rait.conf "$P_CONFIG_DIR/rait.conf" 0600
+	# One rait.conf per transport: the node's second family has its own.
+	for sf_name in rait-ip4.conf rait-ip6.conf; do
+		if [ -f "$STAGE/$sf_name" ]; then
+			install_file "$sf_name" "$P_CONFIG_DIR/$sf_name" 0600
+		else
+			case $MODE in deploy | check) remove_file "$sf_name" "$P_CONFIG_DIR/$sf_name" ;; esac
+		fi
+	done
 	install_file peers.conf "$P_CONFIG_DIR/peers.conf" 0644
 	[ "$P_BABELD" = 1 ] && install_file babeld.conf "$P_BABELD_CONFIG" 0644
 	return 0

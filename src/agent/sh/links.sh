@@ -31,10 +31,10 @@ set_endpoint() { case $1 in *:*) EP="[$1]:$2" ;; *) EP="$1:$2" ;; esac; }
 
 is_name() { case $1 in *:* | '' | -) return 1 ;; *[!0-9.]*) return 0 ;; esac; return 1; }
 
-# The first address of the node's family a name resolves to, within a few seconds; RAIT resolves
-# the same way, and an ip4 mesh never uses an AAAA answer. Fails when there is none.
-resolve() { # name
-	case $P_FAMILY in ip4) rs_db=ahostsv4 ;; *) rs_db=ahostsv6 ;; esac
+# The first address of the link's family a name resolves to, within a few seconds; RAIT resolves
+# the same way, and an ip4 link never uses an AAAA answer. Fails when there is none.
+resolve() { # name family
+	case $2 in ip4) rs_db=ahostsv4 ;; *) rs_db=ahostsv6 ;; esac
 	command -v getent >/dev/null 2>&1 || return 1
 	if command -v timeout >/dev/null 2>&1; then set -- timeout 5 getent "$rs_db" "$1"; else set -- getent "$rs_db" "$1"; fi
 	"$@" 2>/dev/null | awk 'NR == 1 { print $1; found = 1 } END { exit !found }'
@@ -148,11 +148,11 @@ configure_link() { # words name port pubkey endpoint(""=none) linklocal keepaliv
 }
 
 # One planned link to its plan: the fields of a "link" line of plan_diffs and its words. A name
-# is resolved here, once, in the node's family; one that does not resolve fails this link only
+# is resolved here, once, in the link's family; one that does not resolve fails this link only
 # (a missing link is still made, without an endpoint: the peer can still reach it).
-sync_link() { # name port pubkey host eport linklocal keepalive current-endpoint words...
-	sl_name=$1 sl_port=$2 sl_pub=$3 sl_host=$4 sl_eport=$5 sl_ll=$6 sl_ka=$7 sl_cur=$8
-	shift 8
+sync_link() { # name port pubkey host eport linklocal keepalive family current-endpoint words...
+	sl_name=$1 sl_port=$2 sl_pub=$3 sl_host=$4 sl_eport=$5 sl_ll=$6 sl_ka=$7 sl_family=$8 sl_cur=$9
+	shift 9
 	sl_words=
 	sl_error=
 	# A peer behind NAT ("-"): no endpoint; the link learns it from the peer's handshake.
@@ -162,11 +162,11 @@ sync_link() { # name port pubkey host eport linklocal keepalive current-endpoint
 	done
 	case " $* " in *" resolve "* | *" missing "*)
 		if is_name "$sl_host"; then
-			if sl_addr=$(resolve "$sl_host"); then
+			if sl_addr=$(resolve "$sl_host" "$sl_family"); then
 				set_endpoint "$sl_addr" "$sl_eport"
 				case " $* " in *" resolve "*) [ "$EP" = "$sl_cur" ] || sl_words="$sl_words wg" ;; esac
 			else
-				sl_error="endpoint $sl_host does not resolve ($P_FAMILY)"
+				sl_error="endpoint $sl_host does not resolve ($sl_family)"
 				EP=
 			fi
 		fi

@@ -92,7 +92,7 @@ adopt_config_dir() {
 leave_old_config_dir() {
 	[ "$DRY" = 1 ] && return 0
 	if [ -n "$OLD_CONFIG_DIR" ]; then
-		for file in rait-fleet-agent plan placement made rait.conf peers.conf babeld.conf; do
+		for file in rait-fleet-agent plan placement made rait.conf rait-ip4.conf rait-ip6.conf peers.conf babeld.conf; do
 			for old in "$OLD_CONFIG_DIR/$file" "$OLD_CONFIG_DIR/$file.prev"; do
 				[ -e "$old" ] && cmd rm -f "$old"
 			done

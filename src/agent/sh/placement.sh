@@ -1,10 +1,12 @@
-# What the links were last made as: "isolation interface-namespace transit-namespace prefix
-# group", recorded in <config_dir>/placement after each deploy or down. When the plan's differs,
-# the old links are removed first: at their old place they would keep their UDP ports (and, with
-# the same prefix, their names) and block the new ones; with another prefix or ifgroup they would
-# no longer count as ours and stay forever.
+# What the links were last made as: "isolation interface-namespace transit-namespace prefixes
+# group" (the prefixes comma-separated: one per family of a dual-stack mesh), recorded in
+# <config_dir>/placement after each deploy or down. When the plan's differs, the old links are
+# removed first: at their old place they would keep their UDP ports (and, with the same prefix,
+# their names) and block the new ones; with another prefix or ifgroup they would no longer count as
+# ours and stay forever. When only prefixes changed, the links of the prefixes kept stay.
 
-# OLD_*: the recorded set when it must go; OLD_NS: the netns holding it ("": here).
+# OLD_*: the recorded links that must go (OLD_PREFIX: their prefixes, space-separated); OLD_NS:
+# the netns holding them ("": here).
 OLD_PLACEMENT=
 OLD_NS=
 OLD_PREFIX=
@@ -13,8 +15,10 @@ MOVING=0
 # The links leave their namespace or VRF (babeld, which runs beside them, moves too).
 PLACE_MOVED=0
 
-# The plan's: where the links go, the whole record, and its file (set once the plan is read).
+# The plan's: where the links go, its prefixes, the whole record, and its file (set once the plan
+# is read).
 PLACE=
+PLACE_PREFIXES=
 PLACEMENT=
 PLACEMENT_FILE=
 # The record as this run found it ("": none).
@@ -22,7 +26,10 @@ RECORDED_PLACEMENT=
 
 placement_init() {
 	PLACE="$P_ISOLATION ${P_IFNS:--} ${P_TRANSIT:--}"
-	PLACEMENT="$PLACE $P_PREFIX $P_GROUP"
+	# The prefixes are one word of the record, comma-separated.
+	PLACE_PREFIXES=
+	for pi_p in $P_PREFIX; do PLACE_PREFIXES=${PLACE_PREFIXES:+$PLACE_PREFIXES,}$pi_p; done
+	PLACEMENT="$PLACE $PLACE_PREFIXES $P_GROUP"
 	PLACEMENT_FILE=$P_CONFIG_DIR/placement
 }
 
@@ -34,26 +41,43 @@ read_old_placement() {
 	[ -r "$PLACEMENT_FILE" ] || return 0
 	read -r old_iso old_ifns old_tr old_prefix old_group old_rest <"$PLACEMENT_FILE" || :
 	RECORDED_PLACEMENT="$old_iso $old_ifns $old_tr $old_prefix $old_group${old_rest:+ $old_rest}"
-	old_prefix=${old_prefix:-$P_PREFIX}
+	old_prefix=${old_prefix:-$PLACE_PREFIXES}
 	old_group=${old_group:-$P_GROUP}
 	[ "$old_iso $old_ifns $old_tr $old_prefix $old_group" = "$PLACEMENT" ] && return 0
 	case $old_iso in none | netns | vrf) ;; *) die "$PLACEMENT_FILE: unreadable placement record; remove it" ;; esac
 	{ valid_ns "$old_ifns" && valid_ns "$old_tr"; } || die "$PLACEMENT_FILE: bad namespace name; remove it"
-	{ valid_prefix "$old_prefix" && valid_uint "$old_group" && [ -z "${old_rest:-}" ]; } ||
-		die "$PLACEMENT_FILE: unreadable placement record; remove it"
+	{ valid_uint "$old_group" && [ -z "${old_rest:-}" ]; } || die "$PLACEMENT_FILE: unreadable placement record; remove it"
+	rp_ifs=$IFS
+	IFS=,
+	# shellcheck disable=SC2086 # the comma-separated prefixes, one argument each
+	set -- $old_prefix
+	IFS=$rp_ifs
+	old_prefixes="$*"
+	for rop; do
+		valid_prefix "$rop" || die "$PLACEMENT_FILE: unreadable placement record; remove it"
+	done
 	OLD_PLACEMENT="$old_iso $old_ifns $old_tr $old_prefix $old_group"
-	OLD_PREFIX=$old_prefix
 	OLD_GROUP=$old_group
-	MOVING=1
 	[ "$old_iso $old_ifns $old_tr" = "$PLACE" ] || PLACE_MOVED=1
 	[ "$old_iso" = netns ] && [ "$old_ifns" != - ] && OLD_NS=$old_ifns
+	if [ "$PLACE_MOVED" = 0 ] && [ "$old_group" = "$P_GROUP" ]; then
+		# Only prefixes changed: the links of a prefix the plan keeps are still ours, where they are.
+		OLD_PREFIX=
+		for rop in $old_prefixes; do
+			case " $P_PREFIX " in *" $rop "*) ;; *) OLD_PREFIX="$OLD_PREFIX $rop" ;; esac
+		done
+		[ -n "$OLD_PREFIX" ] || return 0
+	else
+		OLD_PREFIX=$old_prefixes
+	fi
+	MOVING=1
 	return 0
 }
 
 # The recorded links: its prefix and ifgroup, and a WireGuard kind, at its place.
 old_links() {
 	ip_old -d -o link show 2>/dev/null | awk -v PREFIX="$OLD_PREFIX" -v GROUP="$OLD_GROUP" "$FACTS_AWK"'
-	link_line() && index(L_NAME, PREFIX) == 1 && L_GROUP == GROUP && (L_KIND == "wireguard" || L_KIND == "tun") { print L_NAME }'
+	link_line() && has_prefix(L_NAME, PREFIX) && L_GROUP == GROUP && (L_KIND == "wireguard" || L_KIND == "tun") { print L_NAME }'
 }
 
 leave_old_placement() {

@@ -1,6 +1,10 @@
 # The plan: "key value" lines, one "link" line per planned link (docs/agent-protocol.md).
 # Every value is checked again here: nothing unchecked reaches a command or a config file.
 
+# Each family's interface prefix, and the distinct ones space-separated: a link carrying any of
+# them (and our group) is managed.
+P_PREFIX4=
+P_PREFIX6=
 P_PREFIX=
 P_GROUP=
 P_MTU=
@@ -13,10 +17,10 @@ P_CONFIG_DIR=
 P_BABELD=0
 # agent: babeld is ours to start, restart and stop; external: the operator runs it (RAIT's way).
 P_BABELD_MANAGE=agent
-# The node's address family: endpoint names resolve in it only.
+# A version 2 plan's address family: the family of all its links.
 P_FAMILY=
 P_BABELD_SOCKET=
-# "name port pubkey host eport linklocal keepalive" per line, and the names alone.
+# "name port pubkey host eport linklocal keepalive family" per line, and the names alone.
 P_LINKS=
 P_NAMES=
 # The plan the last deploy applied, kept in config_dir (no secret in it).
@@ -109,17 +113,27 @@ bad_plan() { die "plan line $lineno: bad $1: $2"; }
 
 none_if_dash() { [ "$1" = - ] && return 0; printf '%s' "$1"; }
 
+# A plan of version 2 (left by an older rait-fleet, until a deploy replaces it) has one family and
+# one prefix for every link: read the same way.
 read_plan() { # file
 	[ -r "$1" ] || die "no plan in the payload"
 	lineno=0
 	version=
-	while read -r key a b c d e f g; do
+	while read -r key a b c d e f g h; do
 		lineno=$((lineno + 1))
 		case $key in
-		version) [ "$a" = 2 ] || bad_plan version "$a"; version=2 ;;
+		version) case $a in 2 | 3) version=$a ;; *) bad_plan version "$a" ;; esac ;;
 		family) case $a in ip4 | ip6) P_FAMILY=$a ;; *) bad_plan family "$a" ;; esac ;;
 		state) case $a in up | down) P_STATE=$a ;; *) bad_plan state "$a" ;; esac ;;
-		prefix) valid_prefix "$a" || bad_plan prefix "$a"; P_PREFIX=$a ;;
+		prefix)
+			if [ -z "$b" ]; then
+				valid_prefix "$a" || bad_plan prefix "$a"
+				P_PREFIX4=$a P_PREFIX6=$a
+			else
+				valid_prefix "$b" || bad_plan prefix "$b"
+				case $a in ip4) P_PREFIX4=$b ;; ip6) P_PREFIX6=$b ;; *) bad_plan "prefix family" "$a" ;; esac
+			fi
+			;;
 		group) valid_uint "$a" || bad_plan group "$a"; P_GROUP=$a ;;
 		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;
 		fwmark) valid_uint "$a" || bad_plan fwmark "$a"; P_FWMARK=$a ;;
@@ -132,8 +146,10 @@ read_plan() { # file
 		babeld_socket) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_SOCKET=$a ;;
 		babeld_manage) case $a in agent | external) P_BABELD_MANAGE=$a ;; *) bad_plan "$key" "$a" ;; esac ;;
 		link)
+			h=${h:-$P_FAMILY}
+			case $h in ip4) rp_prefix=$P_PREFIX4 ;; ip6) rp_prefix=$P_PREFIX6 ;; *) bad_plan "address family" "$h" ;; esac
 			valid_name "$a" || bad_plan "interface name" "$a"
-			case $a in "$P_PREFIX"*) ;; *) bad_plan "interface name (not prefix $P_PREFIX)" "$a" ;; esac
+			case $a in "$rp_prefix"?*) ;; *) bad_plan "interface name (not prefix ${rp_prefix:-(none)} of $h)" "$a" ;; esac
 			valid_port "$b" || bad_plan "listen port" "$b"
 			valid_key "$c" || bad_plan "public key" "$c"
 			# "-": the peer is behind NAT; its address comes from its first handshake.
@@ -143,17 +159,19 @@ read_plan() { # file
 			{ valid_uint "$g" && [ "$g" -le 65535 ]; } || bad_plan keepalive "$g"
 			case " $P_NAMES " in *" $a "*) bad_plan "duplicate interface" "$a" ;; esac
 			P_NAMES="$P_NAMES $a"
-			P_LINKS="$P_LINKS$a $b $c $d $e $f $g
+			P_LINKS="$P_LINKS$a $b $c $d $e $f $g $h
 "
 			;;
 		'' | '#'*) ;;
 		*) bad_plan key "$key" ;;
 		esac
 	done <"$1"
-	[ "$version" = 2 ] || die "plan has no 'version 2' line"
-	for v in P_PREFIX P_GROUP P_MTU P_FWMARK P_ISOLATION P_CONFIG_DIR P_FAMILY; do
+	[ -n "$version" ] || die "plan has no 'version' line"
+	for v in P_PREFIX4 P_PREFIX6 P_GROUP P_MTU P_FWMARK P_ISOLATION P_CONFIG_DIR; do
 		eval "[ -n \"\$$v\" ]" || die "plan lacks $v"
 	done
+	P_PREFIX=$P_PREFIX4
+	[ "$P_PREFIX6" = "$P_PREFIX4" ] || P_PREFIX="$P_PREFIX4 $P_PREFIX6"
 	if [ "$P_BABELD" = 1 ]; then
 		{ [ -n "$P_BABELD_CONFIG" ] && [ -n "$P_BABELD_SOCKET" ]; } || die "plan enables babeld without babeld_config/babeld_socket"
 	fi
