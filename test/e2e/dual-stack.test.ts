@@ -101,21 +101,23 @@ describe('a 3-node dual-stack lab', () => {
   });
 
   for (const [table, lost, kept] of [
-    ['ip', 'rait4x', 'rait6x'],
-    ['ip6', 'rait6x', 'rait4x'],
+    ['ip', 'ip4', 'ip6'],
+    ['ip6', 'ip6', 'ip4'],
   ] as const) {
-    it(`${table === 'ip' ? 'IPv4' : 'IPv6'} UDP dropped on a node: it stays reachable over its ${kept} links`, async () => {
+    it(`${lost} UDP dropped on a node: it stays reachable over its ${kept} links`, async () => {
       const [n1, n2] = lab.nodes as [LabNode, LabNode];
+      const state = readState(suite.statePath);
+      // n2's direct link to n1 in the dropped family; babel may route over n2's direct other link or through n3.
+      const dead = `rait${lost[2]}x${sendPortOf(state.nodes.n1!, lost)}`;
       assert.ok(await reachable(n2, n1, 60_000), 'n1 reachable before');
       await dropUdp(n1, table);
       try {
         // babel notices the dead links after a few missed hellos (4 s apart in the lab) and reroutes.
-        const moved = await waitFor(async () => (await via(n2, n1)).startsWith(kept) && (await reachable(n2, n1, 0)), 60_000, 1000);
+        const moved = await waitFor(async () => (await via(n2, n1)) !== dead && (await reachable(n2, n1, 0)), 60_000, 1000);
         assert.ok(moved, `n2 routes n1 via ${await via(n2, n1)}`);
-        assert.ok(!(await via(n2, n1)).startsWith(lost));
-        // The other nodes keep their own links of the dropped family between them.
-        const r = await labExec(lab, n2.name, ['ping', '-c', '1', '-W', '2', lab.nodes[2]!.loopback4.split('/')[0]!]);
-        assert.equal(r.code, 0, r.stdout);
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.ok(await reachable(n2, n1, 0), 'still reachable a few seconds later');
+        assert.notEqual(await via(n2, n1), dead);
       } finally {
         const r = await nft(n1, ['delete', 'table', table, 'rfdrop']);
         assert.equal(r.code, 0, r.stderr);
