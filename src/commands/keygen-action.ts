@@ -6,11 +6,16 @@ import { sendPortOf } from '../state/send-ports.js';
 export interface KeygenFlags {
   rotate?: string[];
   prune?: boolean;
+  rotateSigningKey?: boolean;
 }
 
 export async function runKeygen(inventoryArg: string | undefined, flags: KeygenFlags): Promise<void> {
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-  const { inventory, state } = await openFleet(inventoryArg, log, { rotate: flags.rotate, prune: flags.prune });
+  const { inventory, state } = await openFleet(inventoryArg, log, {
+    rotate: flags.rotate,
+    prune: flags.prune,
+    rotateSigningKey: flags.rotateSigningKey,
+  });
   const rows = inventory.nodes.map((n) => {
     const keys = state.nodes[n.name]!;
     // A dual-stack node has a SendPort per transport.
@@ -19,4 +24,9 @@ export async function runKeygen(inventoryArg: string | undefined, flags: KeygenF
     return [n.name, keys.publicKey, ports];
   });
   process.stdout.write(`${formatTable(['node', 'public key', 'SendPort'], rows)}\n`);
+  const signing = state.signing;
+  if (signing) {
+    process.stdout.write(`\nregistry signing key  ${signing.current.publicKey}\n`);
+    if (signing.next) process.stdout.write(`next signing key      ${signing.next.publicKey}\n`);
+  }
 }

@@ -28,6 +28,20 @@ export function isJumpSpec(s: string): boolean {
   return host!.startsWith('[') ? isIP(host!.slice(1, -1)) === 6 : isHostOrIp(host!) && isIP(host!) !== 6;
 }
 
+/**
+ * The URL nodes pull their registry from: http or https, a host (name, IPv4 or [IPv6]), an optional
+ * port and a path of unreserved characters — safe unquoted in the agent's files and commands, with
+ * nothing (user info, query, fragment) a fetcher could read otherwise. Plain http is allowed: the
+ * signature, not TLS, is what a node trusts.
+ */
+export function isPullUrl(s: string): boolean {
+  const m = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~+\/-]*)?$/.exec(s);
+  if (!m) return false;
+  const [, host, port] = m;
+  if (port !== undefined && !isPort(Number(port))) return false;
+  return host!.startsWith('[') ? isIP(host!.slice(1, -1)) === 6 : isEndpointHost(host!) && !host!.includes(':');
+}
+
 export function isUserName(s: string): boolean {
   return /^[A-Za-z_][A-Za-z0-9._-]{0,31}$/.test(s);
 }

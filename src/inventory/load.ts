@@ -12,6 +12,7 @@ import {
   isJumpSpec,
   isName,
   isNamespaceName,
+  isPullUrl,
   isSafeAbsolutePath,
   isUserName,
 } from './checks.js';
@@ -25,6 +26,7 @@ import type {
   Isolation,
   MeshSettings,
   Node,
+  PullSettings,
   SshSettings,
   Transport,
 } from './types.js';
@@ -45,7 +47,9 @@ const MESH_KEYS = [
   'heal_interval',
   'keepalive',
   'babeld',
+  'pull',
 ] as const;
+const PULL_KEYS = ['url', 'interval'] as const;
 const BABELD_KEYS = ['enabled', 'manage', 'template', 'config_path', 'socket', 'hello_interval'] as const;
 const SSH_KEYS = ['user', 'port', 'identity_file', 'known_hosts', 'host_key_checking', 'become', 'connect_timeout', 'jump'] as const;
 const NODE_KEYS = ['host', 'endpoint', 'nat', 'address_family', 'send_port', 'groups', 'vars', 'ssh'] as const;
@@ -149,8 +153,21 @@ function readMesh(r: YamlReader, at: Field, base: string): { mesh: Omit<MeshSett
     // WireGuard's own bound; 25 s keeps the usual NAT mappings (30 s or more) open.
     keepalive: entryOr(m, 'keepalive', (f) => r.integer(f, 1, 65535), 25),
     babeld,
+    pull: m.has('pull') ? readPull(r, m.get('pull')!) : null,
   };
   return { mesh, prefix };
+}
+
+function readPull(r: YamlReader, at: Field): PullSettings {
+  const p = r.map(at, PULL_KEYS);
+  const urlField = p.get('url');
+  if (!urlField) throw r.error(at, 'missing "url" (where the nodes fetch what rait-fleet publish writes)');
+  const url = r.string(urlField, isPullUrl, 'url (expected http(s)://host[:port]/path, path of letters, digits, "._~+-/" only)');
+  return {
+    url: url.replace(/\/+$/, ''),
+    // RAIT's community pulls every 15 minutes; 10 min keeps a new node's wait short at 1/6 of a request a minute.
+    interval: entryOr(p, 'interval', (f) => r.integer(f, 10, 86400), 600),
+  };
 }
 
 const PREFIX_WHAT = 'interface prefix (a letter, then letters, digits, "_", "-")';

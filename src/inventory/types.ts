@@ -44,6 +44,16 @@ export interface MeshSettings {
   /** Seconds between keepalives a node behind NAT sends on its links, to keep its NAT mappings open. */
   keepalive: number;
   babeld: BabeldSettings;
+  /** Pull mode (docs/pull-mode.md): nodes follow a signed registry at this URL; null: push only. */
+  pull: PullSettings | null;
+}
+
+/** Where the nodes fetch their signed registry from, and how often. */
+export interface PullSettings {
+  /** http(s) URL of the directory `rait-fleet publish --out` wrote, as uploaded; no trailing slash. */
+  url: string;
+  /** Seconds between pulls on each node (systemd timer). */
+  interval: number;
 }
 
 export interface SshSettings {

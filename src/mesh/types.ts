@@ -35,8 +35,17 @@ export const CONFIG_FILES = ['rait.conf', 'rait-ip4.conf', 'rait-ip6.conf', 'pee
 /** The rait.conf of a node's transports, in order. */
 export const raitConfName = (index: number, family: AddressFamily): 'rait.conf' | 'rait-ip4.conf' | 'rait-ip6.conf' =>
   index === 0 ? 'rait.conf' : `rait-${family}.conf`;
-/** The systemd units that apply the plan at boot and heal it (installed where systemd runs); no timer with heal_interval 0. */
-export const UNIT_FILES = ['rait-fleet.service', 'rait-fleet-heal.service', 'rait-fleet-heal.timer'] as const;
+/**
+ * The systemd units that apply the plan at boot and heal it (installed where systemd runs); no timer with
+ * heal_interval 0. The pull units only in pull mode.
+ */
+export const UNIT_FILES = [
+  'rait-fleet.service',
+  'rait-fleet-heal.service',
+  'rait-fleet-heal.timer',
+  'rait-fleet-pull.service',
+  'rait-fleet-pull.timer',
+] as const;
 /** Every file a node gets from its plan, in the order they are shown. */
 export const NODE_FILES = [...CONFIG_FILES, ...UNIT_FILES] as const;
 export type NodeFileName = (typeof NODE_FILES)[number];
@@ -52,6 +61,8 @@ export interface NodeFiles {
   'rait-fleet.service': string;
   'rait-fleet-heal.service'?: string;
   'rait-fleet-heal.timer'?: string;
+  'rait-fleet-pull.service'?: string;
+  'rait-fleet-pull.timer'?: string;
 }
 
 export interface NodePlan {

@@ -1,12 +1,20 @@
 // The systemd units that keep a node's mesh up without the control machine: rait-fleet.service
-// applies the stored plan at boot, rait-fleet-heal.timer applies it again every heal_interval. Pure.
+// applies the stored plan at boot, rait-fleet-heal.timer applies it again every heal_interval, and in
+// pull mode rait-fleet-pull.timer fetches the signed registry every pull interval. Pure.
 import { posix } from 'node:path';
 import type { MeshSettings } from '../inventory/types.js';
 import type { NodeFiles } from './types.js';
 
-type Units = Pick<NodeFiles, 'rait-fleet.service' | 'rait-fleet-heal.service' | 'rait-fleet-heal.timer'>;
+type Units = Pick<
+  NodeFiles,
+  'rait-fleet.service' | 'rait-fleet-heal.service' | 'rait-fleet-heal.timer' | 'rait-fleet-pull.service' | 'rait-fleet-pull.timer'
+>;
 
 export function systemdUnits(mesh: MeshSettings): Units {
+  return { ...persistenceUnits(mesh), ...pullUnits(mesh) };
+}
+
+function persistenceUnits(mesh: MeshSettings): Units {
   const agent = posix.join(mesh.configDir, 'rait-fleet-agent');
   const plan = posix.join(mesh.configDir, 'plan');
   const boot = unit([
@@ -49,6 +57,42 @@ export function systemdUnits(mesh: MeshSettings): Units {
       `OnUnitActiveSec=${mesh.healInterval}`,
       // Nodes deployed together heal at different moments.
       `RandomizedDelaySec=${Math.min(60, Math.ceil(mesh.healInterval / 10))}`,
+      '',
+      '[Install]',
+      'WantedBy=timers.target',
+    ]),
+  };
+}
+
+/** Pull mode: fetch, verify and apply the node's registry every interval (docs/pull-mode.md). */
+function pullUnits(mesh: MeshSettings): Pick<Units, 'rait-fleet-pull.service' | 'rait-fleet-pull.timer'> {
+  if (!mesh.pull) return {};
+  const agent = posix.join(mesh.configDir, 'rait-fleet-agent');
+  const { interval } = mesh.pull;
+  return {
+    'rait-fleet-pull.service': unit([
+      '[Unit]',
+      "Description=rait-fleet: fetch this node's signed registry, verify it and apply it",
+      'Documentation=https://github.com/rait-fleet/rait-fleet/blob/main/docs/pull-mode.md',
+      'Wants=network-online.target',
+      'After=network-online.target rait-fleet.service',
+      `ConditionPathExists=${posix.join(mesh.configDir, 'pull')}`,
+      '',
+      '[Service]',
+      'Type=oneshot',
+      `ExecStart=${agent} pull`,
+    ]),
+    'rait-fleet-pull.timer': unit([
+      '[Unit]',
+      `Description=rait-fleet: follow the signed registry every ${interval} s`,
+      'Documentation=https://github.com/rait-fleet/rait-fleet/blob/main/docs/pull-mode.md',
+      '',
+      '[Timer]',
+      // Soon after boot, so a node that was off catches up before the first interval ends.
+      `OnBootSec=${Math.min(60, interval)}`,
+      `OnUnitActiveSec=${interval}`,
+      // A fleet does not fetch at one instant: the web host sees the requests spread over a tenth of the interval.
+      `RandomizedDelaySec=${Math.max(1, Math.ceil(interval / 10))}`,
       '',
       '[Install]',
       'WantedBy=timers.target',

@@ -4,6 +4,7 @@ import type { Inventory } from '../inventory/types.js';
 import type { AddressFamily } from '../inventory/types.js';
 import { generatePrivateKey, publicKeyOf } from './keys.js';
 import { portFields, recordedPorts } from './send-ports.js';
+import { generateSigningKey } from './signing.js';
 import type { FleetState, NodeKeys } from './types.js';
 
 export interface EnsureOptions {
@@ -11,6 +12,8 @@ export interface EnsureOptions {
   rotate?: string[];
   /** Drop state entries of nodes no longer in the inventory (otherwise they keep their ports reserved). */
   prune?: boolean;
+  /** Make the next signing key (pull mode), which the registry names until publish switches to it. */
+  rotateSigningKey?: boolean;
 }
 
 export interface EnsureResult {
@@ -24,6 +27,8 @@ export interface EnsureResult {
   moved: string[];
   /** Nodes that gained or lost a transport (an address family), and with it a SendPort. */
   reshaped: string[];
+  /** Pull mode: the fleet's signing key was made, or the next one. */
+  signing?: 'generated' | 'next';
 }
 
 /**
@@ -119,6 +124,7 @@ export function ensureKeys(inv: Inventory, state: FleetState, opts: EnsureOption
     result.state.nodes[node.name] = keys;
   }
   Object.assign(result.state.nodes, kept);
+  ensureSigningKey(inv, state, opts, result);
   return result;
 }
 
@@ -129,7 +135,24 @@ function withPorts(keys: NodeKeys, ports: Pick<NodeKeys, 'sendPort' | 'sendPortI
   return next;
 }
 
+/** Pull mode needs the fleet's signing key: made with the node keys, kept once made (also without pull). */
+function ensureSigningKey(inv: Inventory, state: FleetState, opts: EnsureOptions, result: EnsureResult): void {
+  let signing = state.signing;
+  if (opts.rotateSigningKey && !inv.mesh.pull) {
+    throw new InputError(`mesh.pull is not set in ${inv.path}: a signing key is for pull mode only`, { field: '--rotate-signing-key' });
+  }
+  if (!signing && inv.mesh.pull) {
+    signing = { current: generateSigningKey(), serial: 0, nextNamed: 0 };
+    result.signing = 'generated';
+  }
+  if (signing && opts.rotateSigningKey && result.signing !== 'generated') {
+    signing = { ...signing, next: generateSigningKey(), nextNamed: 0 };
+    result.signing = 'next';
+  }
+  if (signing) result.state.signing = signing;
+}
+
 /** True when ensureKeys changed anything, i.e. the state must be written. */
 export function changed(r: EnsureResult): boolean {
-  return r.generated.length + r.rotated.length + r.pruned.length + r.moved.length + r.reshaped.length > 0;
+  return r.generated.length + r.rotated.length + r.pruned.length + r.moved.length + r.reshaped.length > 0 || r.signing !== undefined;
 }

@@ -4,10 +4,12 @@ import TOML from '@iarna/toml';
 import { InputError } from '../errors.js';
 import { isWireGuardKey, publicKeyOf } from './keys.js';
 import { tomlKey, tomlString } from './toml.js';
-import type { FleetState, NodeKeys } from './types.js';
+import { signingPublicKeyOf } from './signing.js';
+import type { FleetState, NodeKeys, Signing } from './types.js';
 
 const STATE_VERSION = 1;
 const NODE_FIELDS = ['private_key', 'public_key', 'send_port', 'send_port_ip6'] as const;
+const SIGNING_FIELDS = ['private_key', 'public_key', 'serial', 'next_private_key', 'next_public_key', 'next_named'] as const;
 
 export function formatState(state: FleetState): string {
   const tables = Object.entries(state.nodes).map(([name, k]) =>
@@ -24,8 +26,27 @@ export function formatState(state: FleetState): string {
       '# rait-fleet state: WireGuard keys and SendPorts. SECRET - keep mode 0600, do not edit by hand.',
       `version = ${STATE_VERSION}`,
       ...tables,
+      ...(state.signing ? [signingTable(state.signing)] : []),
     ].join('\n\n') + '\n'
   );
+}
+
+/** Pull mode's signing keys and publication record, after the nodes. */
+function signingTable(s: Signing): string {
+  const lines = [
+    '[signing]',
+    `private_key = ${tomlString(s.current.privateKey)}`,
+    `public_key = ${tomlString(s.current.publicKey)}`,
+    `serial = ${s.serial}`,
+  ];
+  if (s.next) {
+    lines.push(
+      `next_private_key = ${tomlString(s.next.privateKey)}`,
+      `next_public_key = ${tomlString(s.next.publicKey)}`,
+      `next_named = ${s.nextNamed}`,
+    );
+  }
+  return lines.join('\n');
 }
 
 /** Parses and validates state text; errors name `file` and the field. */
@@ -41,7 +62,7 @@ export function parseState(file: string, text: string): FleetState {
   const fail = (field: string, message: string): never => {
     throw new InputError(`damaged state file: ${message}`, { file, line: lineOf(text, field), field });
   };
-  for (const key of Object.keys(doc)) if (key !== 'version' && key !== 'nodes') fail(key, 'unknown key');
+  for (const key of Object.keys(doc)) if (key !== 'version' && key !== 'nodes' && key !== 'signing') fail(key, 'unknown key');
   if (doc.version !== STATE_VERSION) fail('version', `expected ${STATE_VERSION}, got ${JSON.stringify(doc.version ?? null)}`);
   const tables = doc.nodes ?? {};
   if (typeof tables !== 'object' || Array.isArray(tables)) fail('nodes', 'expected a table of nodes');
@@ -75,7 +96,29 @@ export function parseState(file: string, text: string): FleetState {
     const sendPort = port('send_port');
     nodes[name] = { privateKey, publicKey, sendPort, ...(t.send_port_ip6 !== undefined && { sendPortIp6: port('send_port_ip6') }) };
   }
-  return { nodes };
+  return doc.signing === undefined ? { nodes } : { nodes, signing: parseSigning(doc.signing, fail) };
+}
+
+function parseSigning(value: unknown, fail: (field: string, message: string) => never): Signing {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('signing', 'expected a table');
+  const t = value as TOML.JsonMap;
+  for (const key of Object.keys(t)) if (!(SIGNING_FIELDS as readonly string[]).includes(key)) fail(`signing.${key}`, 'unknown key');
+  const pair = (priv: string, pub: string) => {
+    const privateKey = t[priv];
+    if (typeof privateKey !== 'string' || signingPublicKeyOf(privateKey) === undefined) {
+      fail(`signing.${priv}`, 'expected an Ed25519 private key (32 bytes, base64)');
+    }
+    if (t[pub] !== signingPublicKeyOf(privateKey as string)) fail(`signing.${pub}`, `does not match ${priv}`);
+    return { privateKey: privateKey as string, publicKey: t[pub] as string };
+  };
+  const count = (field: string): number => {
+    const n = t[field] ?? 0;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) fail(`signing.${field}`, 'expected a whole number');
+    return n as number;
+  };
+  const signing: Signing = { current: pair('private_key', 'public_key'), serial: count('serial'), nextNamed: 0 };
+  if (t.next_private_key === undefined && t.next_public_key === undefined) return signing;
+  return { ...signing, next: pair('next_private_key', 'next_public_key'), nextNamed: count('next_named') };
 }
 
 /**
@@ -97,6 +140,7 @@ export function lineOf(text: string, field: string): number | undefined {
     }
     return undefined;
   };
+  if (field.startsWith('signing.')) return lineIn(lines, '[signing]', field.slice('signing.'.length));
   if (!field.startsWith('nodes.')) return find(undefined, field);
   // Node names may hold dots: try "<name>.<key>" first, then the whole rest as a name.
   const rest = field.slice('nodes.'.length);
@@ -104,6 +148,16 @@ export function lineOf(text: string, field: string): number | undefined {
   return (
     (dot > 0 ? (find(rest.slice(0, dot), rest.slice(dot + 1)) ?? find(rest.slice(0, dot), undefined)) : undefined) ?? find(rest, undefined)
   );
+}
+
+/** The line of `key` in the table headed `header`, else of the header itself. */
+function lineIn(lines: string[], header: string, key: string): number | undefined {
+  const start = lines.findIndex((l) => l.trim() === header);
+  if (start < 0) return undefined;
+  for (let i = start + 1; i < lines.length && !lines[i]!.trim().startsWith('['); i++) {
+    if (lines[i]!.split('=')[0]!.trim() === key) return i + 1;
+  }
+  return start + 1;
 }
 
 function unquoteKey(k: string): string {

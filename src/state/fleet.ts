@@ -117,5 +117,14 @@ function describeChanges(r: EnsureResult): string[] {
     ['SendPorts follow the new address families of', r.reshaped],
     ['pruned', r.pruned],
   ];
-  return lines.filter(([, names]) => names.length > 0).map(([what, names]) => `${what} ${names.join(', ')}`);
+  const said = lines.filter(([, names]) => names.length > 0).map(([what, names]) => `${what} ${names.join(', ')}`);
+  const signing = r.state.signing;
+  if (r.signing === 'generated') said.push(`generated the fleet's signing key ${signing!.current.publicKey}`);
+  if (r.signing === 'next') {
+    said.push(
+      `made the next signing key ${signing!.next!.publicKey}: publish names it beside the current one; once every node ` +
+        'runs such a registry (status), publish --switch-signing-key signs with it',
+    );
+  }
+  return said;
 }

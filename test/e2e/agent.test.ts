@@ -57,6 +57,7 @@ function mesh(i: number, isolation: Isolation, mtu = 1400): MeshSettings {
       socket: '/run/babeld.ctl',
       helloInterval: 20,
     },
+    pull: null,
   };
 }
 

@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { changed, ensureKeys } from '../../src/state/allocate.js';
 import { publicKeyOf } from '../../src/state/keys.js';
+import { generateSigningKey, nextPublication, signingPublicKeyOf } from '../../src/state/signing.js';
 import type { FleetState } from '../../src/state/types.js';
 import { inventory, nodeLines } from '../fixtures/inventories.js';
 
@@ -99,4 +100,39 @@ test('the input state is not modified', () => {
   const snapshot = structuredClone(first.state);
   ensureKeys(inventory(['n1: { host: 192.0.2.1, send_port: 50005 }']), first.state, { rotate: ['n1'], prune: true });
   assert.deepEqual(first.state, snapshot);
+});
+
+test('pull mode: the signing key is made once, --rotate-signing-key makes the next one; no pull, no key', () => {
+  const pull = ['pull: { url: "https://r.example/rait" }'];
+  assert.equal(ensureKeys(inventory(nodeLines(2)), { nodes: {} }).state.signing, undefined);
+  const first = ensureKeys(inventory(nodeLines(2), pull), { nodes: {} });
+  assert.equal(first.signing, 'generated');
+  assert.equal(signingPublicKeyOf(first.state.signing!.current.privateKey), first.state.signing!.current.publicKey);
+  assert.deepEqual([first.state.signing!.serial, first.state.signing!.next], [0, undefined]);
+  const again = ensureKeys(inventory(nodeLines(2), pull), first.state);
+  assert.equal(changed(again), false);
+  assert.deepEqual(again.state.signing, first.state.signing);
+  const rotated = ensureKeys(inventory(nodeLines(2), pull), first.state, { rotateSigningKey: true });
+  assert.equal(rotated.signing, 'next');
+  assert.equal(rotated.state.signing!.current, first.state.signing!.current);
+  assert.notEqual(rotated.state.signing!.next!.publicKey, first.state.signing!.current.publicKey);
+  // Kept when pull mode is turned off: turning it on again must not change the key nodes trust.
+  assert.deepEqual(ensureKeys(inventory(nodeLines(2)), rotated.state).state.signing, rotated.state.signing);
+  assert.throws(
+    () => ensureKeys(inventory(nodeLines(2)), { nodes: {} }, { rotateSigningKey: true }),
+    (e: unknown) => e instanceof InputError && e.where.field === '--rotate-signing-key',
+  );
+});
+
+test('publication: the serial grows; a next key is named, then switched to only once named', () => {
+  const current = generateSigningKey();
+  const next = generateSigningKey();
+  const plain = nextPublication({ current, serial: 4, nextNamed: 0 }, false);
+  assert.deepEqual(plain, { current, serial: 5, nextNamed: 0 });
+  assert.match(String(nextPublication({ current, serial: 4, nextNamed: 0 }, true)), /no next signing key/);
+  assert.match(String(nextPublication({ current, next, serial: 4, nextNamed: 0 }, true)), /no registry named the next signing key/);
+  const naming = nextPublication({ current, next, serial: 4, nextNamed: 0 }, false);
+  assert.deepEqual(naming, { current, next, serial: 5, nextNamed: 5 });
+  assert.deepEqual(nextPublication({ current, next, serial: 5, nextNamed: 5 }, false), { current, next, serial: 6, nextNamed: 5 });
+  assert.deepEqual(nextPublication({ current, next, serial: 6, nextNamed: 5 }, true), { current: next, serial: 7, nextNamed: 0 });
 });

@@ -51,6 +51,7 @@ test('defaults fill every field', () => {
       socket: '/run/babeld.ctl',
       helloInterval: 20,
     },
+    pull: null,
   });
   assert.equal(inv.statePath, '/fleet/inv.state.toml');
   assert.deepEqual(inv.ssh, {
@@ -227,6 +228,26 @@ test('validation errors name file:line:column and the field', async (t) => {
     ['group name', 'nodes:\n  a: { host: a.example, groups: ["x;y"] }\n', 2, 'nodes.a.groups[0]', /invalid group name/],
     ['vars not a mapping', 'nodes:\n  a: { host: a.example, vars: [1] }\n', 2, 'nodes.a.vars', /expected a mapping/],
     ['nodes not a mapping', 'nodes: [a]\n', 1, 'nodes', /expected a mapping/],
+    ['pull without url', 'mesh:\n  pull: { interval: 600 }\n' + ONE_NODE, 2, 'mesh.pull', /missing "url"/],
+    ['pull: empty', 'mesh:\n  pull:\n' + ONE_NODE, 2, 'mesh.pull', /missing "url"/],
+    ['pull url scheme', 'mesh:\n  pull: { url: "ftp://x.example/r" }\n' + ONE_NODE, 2, 'mesh.pull.url', /invalid url/],
+    ['pull url query', 'mesh:\n  pull: { url: "https://x.example/r?a=1" }\n' + ONE_NODE, 2, 'mesh.pull.url', /invalid url/],
+    ['pull url user', 'mesh:\n  pull: { url: "https://u@x.example/r" }\n' + ONE_NODE, 2, 'mesh.pull.url', /invalid url/],
+    ['pull url quote', 'mesh:\n  pull: { url: "https://x.example/a\'b" }\n' + ONE_NODE, 2, 'mesh.pull.url', /invalid url/],
+    [
+      'pull interval',
+      'mesh:\n  pull: { url: "https://x.example/r", interval: 5 }\n' + ONE_NODE,
+      2,
+      'mesh.pull.interval',
+      /outside 10\.\.86400/,
+    ],
+    [
+      'pull key',
+      'mesh:\n  pull: { url: "https://x.example/r", intervall: 60 }\n' + ONE_NODE,
+      2,
+      'mesh.pull.intervall',
+      /did you mean "interval"/,
+    ],
   ];
   for (const [name, text, line, field, message] of cases) {
     await t.test(name, () => rejects(text, line, field, message));
@@ -255,6 +276,14 @@ test('loadInventory: a missing file is an InputError naming it', () => {
   );
   writeFileSync(file, ONE_NODE);
   assert.equal(loadInventory(file).nodes.length, 1);
+});
+
+test('mesh.pull: the URL without its trailing slash, a default interval', () => {
+  const inv = parseInventory(FILE, 'mesh:\n  pull: { url: "https://mesh.example.org:8443/rait/" }\n' + ONE_NODE);
+  assert.deepEqual(inv.mesh.pull, { url: 'https://mesh.example.org:8443/rait', interval: 600 });
+  const ip6 = parseInventory(FILE, 'mesh:\n  pull: { url: "http://[2001:db8::1]/r", interval: 60 }\n' + ONE_NODE);
+  assert.deepEqual(ip6.mesh.pull, { url: 'http://[2001:db8::1]/r', interval: 60 });
+  assert.equal(parseInventory(FILE, ONE_NODE).mesh.pull, null);
 });
 
 test('inventories/example.yaml loads and shows every field', () => {

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
 import { formatState, parseState } from '../../src/state/codec.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/state/keys.js';
+import { generateSigningKey } from '../../src/state/signing.js';
 import { readState, withStateLock, writeState } from '../../src/state/store.js';
 import type { FleetState } from '../../src/state/types.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
@@ -25,6 +26,32 @@ test('format -> parse round-trips, with version 1 and [nodes.<name>] tables', ()
   assert.match(text, /^\[nodes\.hk1\]$/m);
   assert.match(text, /^\[nodes\."fra\.1"\]$/m);
   assert.deepEqual(parseState('/s.toml', text), sample);
+});
+
+test('pull mode: the signing keys and the publication record round-trip in a [signing] table', () => {
+  const withSigning: FleetState = { ...sample, signing: { current: generateSigningKey(), serial: 7, nextNamed: 0 } };
+  const text = formatState(withSigning);
+  assert.match(text, /^\[signing\]\nprivate_key = ".*"\npublic_key = ".*"\nserial = 7\n$/m);
+  assert.deepEqual(parseState('/s.toml', text), withSigning);
+  const rotating: FleetState = { ...withSigning, signing: { ...withSigning.signing!, next: generateSigningKey(), nextNamed: 8 } };
+  assert.deepEqual(parseState('/s.toml', formatState(rotating)), rotating);
+  const other = generateSigningKey();
+  const cases: [string, string, RegExp][] = [
+    [text.replace(/^public_key = ".*"\nserial/m, `public_key = "${other.publicKey}"\nserial`), 'signing.public_key', /does not match/],
+    [text.replace(withSigning.signing!.current.privateKey, 'abc'), 'signing.private_key', /Ed25519 private key/],
+    [text.replace('serial = 7', 'serial = -1'), 'signing.serial', /whole number/],
+    [text.replace('serial = 7', 'serial = 7\ncolour = 1'), 'signing.colour', /unknown key/],
+  ];
+  for (const [bad, field, message] of cases) {
+    assert.throws(
+      () => parseState('/s.toml', bad),
+      (e: unknown) => {
+        assert.ok(e instanceof InputError && e.where.field === field && message.test(e.message), String(e));
+        assert.ok(e.where.line! > 0 && bad.split('\n')[e.where.line! - 1]!.startsWith(field.split('.')[1]!), String(e.where.line));
+        return true;
+      },
+    );
+  }
 });
 
 test('damaged state files are InputErrors naming the file and the field', async (t) => {

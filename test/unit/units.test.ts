@@ -21,6 +21,15 @@ test('boot and heal units run the agent beside the plan; heal_interval sets the 
   assert.deepEqual(Object.keys(systemdUnits(sampleMesh({ healInterval: 0 }))), ['rait-fleet.service']);
 });
 
+test('pull mode: a pull timer every interval, running the agent beside the pull config', () => {
+  const units = systemdUnits(sampleMesh({ configDir: '/srv/rait', pull: { url: 'https://r.example/rait', interval: 900 } }));
+  assert.match(units['rait-fleet-pull.service']!, /^ExecStart=\/srv\/rait\/rait-fleet-agent pull$/m);
+  assert.match(units['rait-fleet-pull.service']!, /^ConditionPathExists=\/srv\/rait\/pull$/m);
+  assert.match(units['rait-fleet-pull.timer']!, /^OnUnitActiveSec=900$/m);
+  assert.match(units['rait-fleet-pull.timer']!, /^RandomizedDelaySec=90$/m);
+  assert.ok(!('rait-fleet-pull.timer' in systemdUnits(sampleMesh())));
+});
+
 test('systemd-analyze verify accepts the units', (t) => {
   const probe = spawnSync('systemd-analyze', ['--version']);
   if (probe.error) return t.skip('systemd-analyze is not installed (setup.sh installs systemd)');
@@ -30,7 +39,7 @@ test('systemd-analyze verify accepts the units', (t) => {
   mkdirSync(configDir);
   writeFileSync(join(configDir, 'rait-fleet-agent'), '#!/bin/sh\n');
   chmodSync(join(configDir, 'rait-fleet-agent'), 0o755);
-  const units = systemdUnits(sampleMesh({ configDir }));
+  const units = systemdUnits(sampleMesh({ configDir, pull: { url: 'https://r.example/rait', interval: 600 } }));
   const paths = Object.entries(units).map(([name, text]) => {
     writeFileSync(join(dir, name), text!);
     return join(dir, name);

@@ -2,7 +2,7 @@
 // agree on every value of test/fixtures/validation-table.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isEndpointHost, isInterfacePrefix, isNamespaceName, isSafeAbsolutePath } from '../../src/inventory/checks.js';
+import { isEndpointHost, isInterfacePrefix, isNamespaceName, isPullUrl, isSafeAbsolutePath } from '../../src/inventory/checks.js';
 import { isWireGuardKey } from '../../src/state/keys.js';
 import { VALIDATION_TABLE, type Rule } from '../fixtures/validation-table.js';
 import { agentFunctions } from './agent-harness.js';
@@ -14,6 +14,7 @@ const CHECKERS: Record<Rule, { ts: (s: string) => boolean; agent: string }> = {
   prefix: { ts: (s) => isInterfacePrefix(s) && s.length <= 15, agent: 'valid_prefix' },
   endpoint: { ts: isEndpointHost, agent: 'valid_host' },
   key: { ts: isWireGuardKey, agent: 'valid_key' },
+  url: { ts: isPullUrl, agent: 'valid_url' },
 };
 
 for (const [rule, { good, bad }] of Object.entries(VALIDATION_TABLE) as [Rule, { good: string[]; bad: string[] }][]) {
