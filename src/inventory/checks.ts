@@ -35,7 +35,7 @@ export function isJumpSpec(s: string): boolean {
  * signature, not TLS, is what a node trusts.
  */
 export function isPullUrl(s: string): boolean {
-  const m = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~+\/-]*)?$/.exec(s);
+  const m = /^https?:\/\/(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?(\/[A-Za-z0-9._~+/-]*)?$/.exec(s);
   if (!m) return false;
   const [, host, port] = m;
   if (port !== undefined && !isPort(Number(port))) return false;
