@@ -22,14 +22,17 @@ export function readText(path: string, what: string, hint = ''): string {
   return text;
 }
 
-/** Writes through a temp file in the same directory, fsync, rename: readers see old or new, never half. */
-export function writeAtomic(path: string, text: string, mode = 0o600): void {
+/**
+ * Writes through a temp file in the same directory, fsync, rename: readers see old or new, never half.
+ * `durable: false` skips the fsyncs, for files that can be written again (a registry of a thousand files).
+ */
+export function writeAtomic(path: string, text: string, mode = 0o600, durable = true): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fd = openSync(tmp, 'wx', mode);
   try {
     try {
       writeSync(fd, text);
-      fsyncSync(fd);
+      if (durable) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -38,6 +41,7 @@ export function writeAtomic(path: string, text: string, mode = 0o600): void {
     rmSync(tmp, { force: true });
     throw err;
   }
+  if (!durable) return;
   // The rename itself is durable only once the directory is synced.
   const dir = openSync(dirname(path), 'r');
   try {

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
-import { NODE_FILES, type NodePlan } from '../mesh/types.js';
+import { NODE_FILES, type NodeFileName, type NodePlan } from '../mesh/types.js';
 import type { RemoteMode } from './report.js';
 
 /** The plan file: one `key value...` line each; values never contain whitespace; `-` = empty. */
@@ -50,15 +50,19 @@ function token(field: string, value: string | number): string {
   return s;
 }
 
+/** The plan's files a node installs, by name (babeld.conf only with babeld): what deploy sends and a registry carries. */
+export function nodeFiles(plan: NodePlan, mesh: MeshSettings): [NodeFileName, string][] {
+  return NODE_FILES.flatMap((name) => {
+    const text = plan.files[name];
+    return text !== undefined && (name !== 'babeld.conf' || mesh.babeld.enabled) ? [[name, text] as [NodeFileName, string]] : [];
+  });
+}
+
 /** The files written by rf_payload() beside the agent, by staged name. Only deploy and check carry files (and the key). */
 function payloadFiles(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): [string, string][] {
   const files: [string, string][] = [['plan', planFile(plan, mesh, mode)]];
   if (mode !== 'deploy' && mode !== 'check') return files;
-  for (const name of NODE_FILES) {
-    const text = plan.files[name];
-    if (text !== undefined && (name !== 'babeld.conf' || mesh.babeld.enabled)) files.push([name, text]);
-  }
-  files.push(['private.key', plan.keys.privateKey + '\n']);
+  files.push(...nodeFiles(plan, mesh), ['private.key', plan.keys.privateKey + '\n']);
   return files;
 }
 

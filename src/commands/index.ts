@@ -7,7 +7,8 @@ import status from './status.js';
 import exporter from './exporter.js';
 import down from './down.js';
 import lab from './lab.js';
+import publish from './publish.js';
 
 type Register = (program: Command) => void;
 
-export const commands: Register[] = [keygen, render, deploy, status, exporter, down, lab];
+export const commands: Register[] = [keygen, render, deploy, publish, status, exporter, down, lab];

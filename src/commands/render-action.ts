@@ -49,5 +49,6 @@ function whyNo(file: NodeFileName): string {
   if (file === 'rait-ip4.conf' || file === 'rait-ip6.conf') {
     return `the node has no second transport in ${file.slice(5, 8)} (rait.conf is its first transport's)`;
   }
+  if (file === 'pull' || file.startsWith('rait-fleet-pull')) return 'mesh.pull is not set in this inventory';
   return 'mesh.heal_interval is 0 in this inventory: no heal units';
 }

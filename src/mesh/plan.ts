@@ -48,6 +48,7 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
   });
   const peers = peersConf(members);
   const units = systemdUnits(mesh);
+  const pull = pullConfig(inv, state);
   const nodes: NodePlan[] = members.map((self) => {
     const np = { node: self.node, keys: self.keys } as NodePlan;
     memoise(np, 'links', () => linksOf(self, members, mesh.keepalive));
@@ -55,6 +56,7 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
       const files = { 'peers.conf': peers, ...units } as NodeFiles;
       self.node.transports.forEach((t, i) => (files[raitConfName(i, t.family)] = raitConf(mesh, self.node, self.keys, t)));
       if (babeld) files['babeld.conf'] = babeld(np);
+      if (pull) files.pull = pull(self.node.name);
       return files;
     });
     return np;
@@ -62,6 +64,19 @@ export function planMesh(inv: Inventory, state: FleetState, templates: TemplateT
   // Read only by the files getters above, after this returns.
   const babeld = mesh.babeld.enabled ? babeldRenderer(templates, mesh.babeld.template, { mesh, nodes }) : undefined;
   return { mesh, nodes };
+}
+
+/**
+ * Pull mode's enrollment: the node's name (its file in the registry), the URL and the keys it trusts —
+ * the current signing key, and the next one while a rotation is under way.
+ */
+function pullConfig(inv: Inventory, state: FleetState): ((node: string) => string) | undefined {
+  const { pull } = inv.mesh;
+  if (!pull) return undefined;
+  const { signing } = state;
+  if (!signing) throw new Error('no signing key for pull mode: run rait-fleet keygen');
+  const signers = [signing.current, ...(signing.next ? [signing.next] : [])].map((k) => `signer ${k.publicKey}\n`).join('');
+  return (node) => `node ${node}\nurl ${pull.url}\n${signers}`;
 }
 
 /** Computes the files of these nodes now: template errors surface here, before anything is written or sent. */

@@ -46,8 +46,10 @@ export const UNIT_FILES = [
   'rait-fleet-pull.service',
   'rait-fleet-pull.timer',
 ] as const;
+/** Pull mode: where the node fetches its registry and the keys it trusts to sign it (docs/pull-mode.md). */
+export const PULL_FILE = 'pull';
 /** Every file a node gets from its plan, in the order they are shown. */
-export const NODE_FILES = [...CONFIG_FILES, ...UNIT_FILES] as const;
+export const NODE_FILES = [...CONFIG_FILES, ...UNIT_FILES, PULL_FILE] as const;
 export type NodeFileName = (typeof NODE_FILES)[number];
 
 /** The files a node gets, by name in config_dir (babeld.conf goes to mesh.babeld.configPath; units to systemd's directory). */
@@ -63,6 +65,8 @@ export interface NodeFiles {
   'rait-fleet-heal.timer'?: string;
   'rait-fleet-pull.service'?: string;
   'rait-fleet-pull.timer'?: string;
+  /** Pull mode only: `node`, `url` and `signer` lines; deploy installs it, a registry never carries it. */
+  pull?: string;
 }
 
 export interface NodePlan {
