@@ -24,6 +24,7 @@ export const PARTS = [
   'placement', // the record of where the links live, and moving them
   'babeld', // the routing daemon and its control socket
   'persist', // the agent and its units on the node: apply at boot and to heal
+  'pull', // pull mode: fetch, verify and unpack the signed registry
   'status', // the status report
   'main', // entry points
 ];

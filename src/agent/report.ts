@@ -4,10 +4,10 @@
  */
 import { NODE_FILES } from '../mesh/types.js';
 
-/** What the agent does: the first four over SSH; apply on the node alone (boot, heal: see persist.sh). */
-export type AgentMode = 'deploy' | 'check' | 'down' | 'status' | 'apply';
+/** What the agent does: the first four over SSH; apply (boot, heal: see persist.sh) and pull (pull.sh) on the node alone. */
+export type AgentMode = 'deploy' | 'check' | 'down' | 'status' | 'apply' | 'pull';
 /** The modes rait-fleet runs over SSH. */
-export type RemoteMode = Exclude<AgentMode, 'apply'>;
+export type RemoteMode = Exclude<AgentMode, 'apply' | 'pull'>;
 export type WireGuardImpl = 'kernel' | 'wireguard-go';
 
 export interface LinkChanges {
@@ -64,7 +64,7 @@ export type PersistenceVia = 'systemd' | 'none';
 
 export interface ApplyReport {
   agent: 1;
-  mode: 'deploy' | 'check' | 'down' | 'apply';
+  mode: 'deploy' | 'check' | 'down' | 'apply' | 'pull';
   ok: boolean;
   /** Set when ok is false: what failed, in plain words (names the missing program and package). */
   error?: string;
@@ -125,6 +125,20 @@ export interface StatusReport {
     routes: number;
   };
   persistence: NodePersistence;
+  /** Pull mode: the registry the node runs and its last pull; absent when the node is not enrolled. */
+  pull?: NodePull;
+}
+
+/** What a node enrolled in pull mode says of its registry (docs/pull-mode.md). */
+export interface NodePull {
+  /** The serial of the registry it runs, its publication and expiry (unix seconds); null before the first. */
+  serial: number | null;
+  published: number | null;
+  expires: number | null;
+  /** When it last tried to pull (unix seconds); null when never. */
+  lastAttempt: number | null;
+  /** Why that pull changed nothing ("" when it went well). */
+  lastError: string;
 }
 
 /** What a node does on its own: the units that apply its plan at boot and heal it, and its recent runs. */
@@ -134,7 +148,7 @@ export interface NodePersistence {
   enabled: boolean;
   /** When apply last ran on the node alone (unix seconds), and why; null when never. */
   lastRun: number | null;
-  lastKind: 'boot' | 'heal' | 'manual' | null;
+  lastKind: 'boot' | 'heal' | 'manual' | 'pull' | null;
   /** Heals in the last 24 h that had to make or fix links: more than one means something keeps breaking. */
   healsChanged: number;
   /** The links the last such heal made or fixed, comma-separated. */

@@ -14,6 +14,7 @@ import {
   type LinkFailure,
   type LinkState,
   type NodePersistence,
+  type NodePull,
   type PersistenceVia,
   type StatusReport,
   type WireGuardImpl,
@@ -189,9 +190,22 @@ function nodePersistence(v: unknown, path: string): NodePersistence {
     via: persistenceVia(o.via, `${path}.via`),
     enabled: bool(o.enabled, `${path}.enabled`),
     lastRun: o.lastRun === null ? null : int(o.lastRun, `${path}.lastRun`),
-    lastKind: o.lastKind === null ? null : oneOf(['boot', 'heal', 'manual'] as const)(o.lastKind, `${path}.lastKind`),
+    lastKind: o.lastKind === null ? null : oneOf(['boot', 'heal', 'manual', 'pull'] as const)(o.lastKind, `${path}.lastKind`),
     healsChanged: int(o.healsChanged, `${path}.healsChanged`),
     lastHealChange: str(o.lastHealChange, `${path}.lastHealChange`),
+  };
+}
+
+const intOrNull = (v: unknown, path: string): number | null => (v === null ? null : int(v, path));
+
+function nodePull(v: unknown, path: string): NodePull {
+  const o = obj(v, path);
+  return {
+    serial: intOrNull(o.serial, `${path}.serial`),
+    published: intOrNull(o.published, `${path}.published`),
+    expires: intOrNull(o.expires, `${path}.expires`),
+    lastAttempt: intOrNull(o.lastAttempt, `${path}.lastAttempt`),
+    lastError: reason(o.lastError, `${path}.lastError`),
   };
 }
 
@@ -214,6 +228,7 @@ function statusReport(o: Obj): StatusReport {
       Object.entries(obj(o.linkErrors, 'linkErrors')).map(([name, e]) => [printable(name), reason(e, `linkErrors.${printable(name)}`)]),
     ),
     persistence: nodePersistence(o.persistence, 'persistence'),
+    ...(o.pull !== undefined && { pull: nodePull(o.pull, 'pull') }),
     babel: {
       running: bool(babel.running, 'babel.running'),
       configHash: babel.configHash === null ? null : str(babel.configHash, 'babel.configHash'),

@@ -49,6 +49,8 @@ const TOOLS = [
   'wc',
   'cp',
   'rmdir',
+  'cut',
+  'openssl',
 ];
 
 /** What the made-up node has, whatever runs on it. */
@@ -56,7 +58,7 @@ export interface NodeSetup {
   /** Recorded facts of the node's own netns, and of one other netns: [name, case]. */
   facts?: { here?: string; ns?: [string, string] };
   osRelease?: string;
-  /** Programs (ip, wg) the node lacks. */
+  /** Programs (ip, wg, curl, …) the node lacks. */
   without?: string[];
   /** Links (e.g. VRF devices) the node's sysfs lists. */
   sysNet?: string[];
@@ -110,6 +112,10 @@ export class MadeUpNode {
   readonly dir = mkdtempSync(join(tmpdir(), 'rf-agent-'));
   readonly configDir = join(this.dir, 'etc');
   readonly unitDir = join(this.dir, 'units');
+  /** What the made-up node's curl serves: http(s)://any-host/PATH is the file web/PATH. */
+  readonly web = join(this.dir, 'web');
+  /** The agent's own state directory (RF_STATE_DIR). */
+  readonly stateDir = join(this.dir, 'state');
   private readonly env: Record<string, string>;
   private readonly procSys: Record<string, string>;
 
@@ -122,7 +128,7 @@ export class MadeUpNode {
         writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >>"$SHIM_SPIED"\nexec ${real} "$@"\n`, { mode: 0o755 });
       } else symlinkSync(real, join(bin, tool));
     }
-    for (const fake of ['ip', 'wg', 'systemctl', 'getent']) {
+    for (const fake of ['ip', 'wg', 'systemctl', 'getent', 'curl']) {
       if (setup.without?.includes(fake)) continue;
       writeFileSync(join(bin, fake), readFileSync(join(FAKE_BIN, fake)));
       chmodSync(join(bin, fake), 0o755);
@@ -153,13 +159,14 @@ export class MadeUpNode {
       TMPDIR: this.dir,
       RF_NETNS_DIR: netnsDir,
       RF_RUN_DIR: join(this.dir, 'run'),
-      RF_STATE_DIR: join(this.dir, 'state'),
+      RF_STATE_DIR: this.stateDir,
       RF_LOG_DIR: join(this.dir, 'log'),
       RF_SYS_NET: sysNet,
       RF_PROC_SYS: join(this.dir, 'proc-sys'),
       RF_SYSTEMD_RUN: systemdRun,
       RF_UNIT_DIR: this.unitDir,
       FAKE_HOSTS: join(this.dir, 'hosts'),
+      FAKE_WEB: this.web,
       ...(setup.facts?.here && { FACTS_HERE: factsDir(setup.facts.here) }),
       ...(setup.facts?.ns && { FACTS_NS: `${setup.facts.ns[0]}:${factsDir(setup.facts.ns[1])}` }),
     };
@@ -176,8 +183,8 @@ export class MadeUpNode {
     return this.exec<R>(['-s', '--', mode, '-v'], mode, buildPayload(plan, mesh, mode, loadAgentScript()), opts.env);
   }
 
-  /** The agent a deploy left in config_dir, run on the node alone: `rait-fleet-agent apply|status ...`. */
-  resident<R extends AgentReport = AgentReport>(args: ['apply' | 'status', ...string[]]): AgentResult<R> {
+  /** The agent a deploy left in config_dir, run on the node alone: `rait-fleet-agent apply|pull|status ...`. */
+  resident<R extends AgentReport = AgentReport>(args: ['apply' | 'pull' | 'status', ...string[]]): AgentResult<R> {
     return this.exec<R>([join(this.configDir, 'rait-fleet-agent'), ...args], args[0], '');
   }
 

@@ -10,6 +10,8 @@
 #       on the node alone: apply again the plan the last deploy left beside this script
 #   rait-fleet-agent status
 #       the status document, for the plan left beside this script
+#   rait-fleet-agent pull [-v]
+#       pull mode: fetch this node's signed registry, verify it, apply it (docs/pull-mode.md)
 # The protocol and every file format: docs/agent-protocol.md.
 #
 # stdout carries exactly one JSON document (src/agent/report.ts); everything else goes to stderr.

@@ -52,11 +52,13 @@ log_tail() {
 	grep -v -e '^[[:space:]]*$' -e '^┌' -e '^│' -e '^└' "$1" 2>/dev/null | tail -n 3 | tr '\n' ' ' | sed 's/ *$//'
 }
 
-# The run stops with one reason; the report says it (apply, run on the node alone, also exits 1).
+# The run stops with one reason; the report says it (apply and pull, run on the node alone, also
+# exit 1; a pull records it for status).
 die() {
 	ERROR=$*
 	say "rait-fleet-agent: $ERROR"
+	[ "$MODE" = pull ] && pull_record "failed $ERROR"
 	report
-	[ "$MODE" = apply ] && exit 1
+	case $MODE in apply | pull) exit 1 ;; esac
 	exit 0
 }

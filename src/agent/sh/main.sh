@@ -5,7 +5,7 @@
 STAGE=
 # The plan this run applies: in the stage, or the stored one (apply and status on the node alone).
 PLAN_FILE=
-# boot | heal | manual: why apply runs on the node alone (logged).
+# boot | heal | manual | pull: why apply runs on the node alone (logged).
 APPLY_KIND=manual
 
 report() {
@@ -54,7 +54,7 @@ record_run() {
 		printf '%s' "$FAILED_LINES" >"$STAGE/links.failed"
 		cmp -s "$STAGE/links.failed" "$RUN_DIR/links.failed" || write_atomic "$RUN_DIR/links.failed" 0600 <"$STAGE/links.failed"
 	fi
-	case $MODE in deploy | down) ;; *) return 0 ;; esac
+	case $MODE in deploy | down | pull) ;; *) return 0 ;; esac
 	[ -d "$P_CONFIG_DIR" ] || return 0
 	same_file "$PLAN_FILE" "$LAST_PLAN" || write_atomic "$LAST_PLAN" 0600 <"$PLAN_FILE"
 }
@@ -76,7 +76,7 @@ sync_all() {
 
 usage() {
 	say "usage: rait-fleet-agent deploy|check|down|status --stage DIR [-v]"
-	say "       rait-fleet-agent apply [--boot|--heal] [-v] | status"
+	say "       rait-fleet-agent apply [--boot|--heal] [-v] | pull [-v] | status"
 	exit 2
 }
 
@@ -86,7 +86,7 @@ main() {
 	MODE=${1:-}
 	[ $# -gt 0 ] && shift
 	case $MODE in
-	deploy | down | status | apply) ;;
+	deploy | down | status | apply | pull) ;;
 	check) DRY=1 ;;
 	*) usage ;;
 	esac
@@ -107,8 +107,10 @@ main() {
 		PLAN_FILE=$STAGE/plan
 		[ -r "$PLAN_FILE" ] || die "no plan in $STAGE"
 	else
-		case $MODE in apply | status) stage_stored ;; *) usage ;; esac
+		case $MODE in apply | status) stage_stored ;; pull) stage_pulled ;; *) usage ;; esac
 	fi
+	# The registry this node already runs: nothing to apply.
+	[ "$PULL_UNCHANGED" = 1 ] && { report; exit 0; }
 	read_plan "$PLAN_FILE"
 	# A plan marked down applies as down: nothing comes back.
 	if [ "$MODE" = apply ] && [ "$P_STATE" = down ]; then
@@ -123,23 +125,32 @@ main() {
 		P_NAMES=
 		read_old_placement
 		disarm_persistence
+		disarm_pull
 		sum_staged
 		sync_all
 		;;
 	*)
 		# Everything that can refuse the run does so before anything changes.
-		[ "$MODE" = apply ] || adopt_config_dir
+		case $MODE in deploy | check) adopt_config_dir ;; esac
 		read_old_placement
 		check_babeld
 		sum_staged
 		sync_files
+		case $MODE in deploy | check) install_pull_config ;; esac
 		[ "$MODE" = apply ] || install_persistence
 		sync_all
-		if [ "$MODE" = apply ]; then log_applied "$APPLY_KIND"; else leave_old_config_dir; fi
+		case $MODE in
+		apply) log_applied "$APPLY_KIND" ;;
+		pull)
+			log_applied pull
+			accept_registry
+			;;
+		*) leave_old_config_dir ;;
+		esac
 		;;
 	esac
 	report
-	[ "$MODE" = apply ] && { [ -n "$ERROR$FAILED_LINES" ] && exit 1; }
+	case $MODE in apply | pull) [ -n "$ERROR$FAILED_LINES" ] && exit 1 ;; esac
 	exit 0
 }
 

@@ -11,7 +11,7 @@ PERSISTENCE=
 # Test seams: where systemd says it runs, and where units go.
 SYSTEMD_RUN=${RF_SYSTEMD_RUN:-/run/systemd/system}
 UNIT_DIR=${RF_UNIT_DIR:-/etc/systemd/system}
-UNITS="rait-fleet.service rait-fleet-heal.service rait-fleet-heal.timer"
+UNITS="rait-fleet.service rait-fleet-heal.service rait-fleet-heal.timer rait-fleet-pull.service rait-fleet-pull.timer"
 # Runs of apply on the node alone: "epoch kind changed(0|1) added=... updated=... removed=...".
 APPLIED_LOG=$STATE_DIR/applied.log
 
@@ -42,9 +42,11 @@ install_persistence() {
 	done
 	[ "$ip_reload" = 1 ] && cmd systemctl daemon-reload
 	[ -e "$UNIT_DIR/multi-user.target.wants/rait-fleet.service" ] || cmd systemctl enable rait-fleet.service
-	if [ -f "$STAGE/rait-fleet-heal.timer" ] && [ ! -e "$UNIT_DIR/timers.target.wants/rait-fleet-heal.timer" ]; then
-		cmd systemctl enable --now rait-fleet-heal.timer
-	fi
+	for timer in rait-fleet-heal.timer rait-fleet-pull.timer; do
+		if [ -f "$STAGE/$timer" ] && [ ! -e "$UNIT_DIR/timers.target.wants/$timer" ]; then
+			cmd systemctl enable --now "$timer"
+		fi
+	done
 	return 0
 }
 
@@ -52,7 +54,7 @@ install_persistence() {
 disarm_persistence() {
 	has_systemd || return 0
 	dp_units=
-	for unit in rait-fleet-heal.timer rait-fleet.service; do
+	for unit in rait-fleet-pull.timer rait-fleet-heal.timer rait-fleet.service; do
 		[ -f "$UNIT_DIR/$unit" ] && dp_units="$dp_units $unit"
 	done
 	[ -n "$dp_units" ] || return 0
@@ -103,23 +105,33 @@ leave_old_config_dir() {
 	[ "$RECORDED_CONFIG_DIR" = "$P_CONFIG_DIR" ] || printf '%s\n' "$P_CONFIG_DIR" >"$CONFIG_DIR_RECORD"
 }
 
-# For apply on the node alone: the stored plan, and the private key from rait.conf (the only copy
-# of it on the node), into a new private stage.
+# The directory of this script: config_dir, when it runs on the node alone.
+agent_dir() {
+	ad_dir=${0%/*}
+	[ "$ad_dir" = "$0" ] && ad_dir=.
+	printf '%s' "$ad_dir"
+}
+
+# For apply on the node alone: the stored plan, and the private key, into a new private stage.
 stage_stored() {
-	ss_dir=${0%/*}
-	[ "$ss_dir" = "$0" ] && ss_dir=.
+	ss_dir=$(agent_dir)
 	[ -r "$ss_dir/plan" ] || die "no plan beside $0: deploy this node with rait-fleet first"
 	STAGE=$(mktemp -d) || die "mktemp -d failed"
 	# Read where it is: apply never writes the stored plan (record_run), so no copy is needed.
 	PLAN_FILE=$ss_dir/plan
 	[ "$MODE" = status ] && return 0
-	ss_key=
+	stage_private_key "$ss_dir"
+}
+
+# The private key from <dir>/rait.conf, the only copy of it on the node, into the stage.
+stage_private_key() { # dir
+	spk_key=
 	# A few short lines: read by the shell, not a sed process.
-	[ -r "$ss_dir/rait.conf" ] && while IFS= read -r ss_line; do
-		case $ss_line in 'PrivateKey = "'*'"') ss_key=${ss_line#'PrivateKey = "'} && ss_key=${ss_key%'"'} ;; esac
-	done <"$ss_dir/rait.conf"
-	valid_key "$ss_key" || die "no private key in $ss_dir/rait.conf: deploy this node with rait-fleet again"
-	printf '%s\n' "$ss_key" >"$STAGE/private.key"
+	[ -r "$1/rait.conf" ] && while IFS= read -r spk_line; do
+		case $spk_line in 'PrivateKey = "'*'"') spk_key=${spk_line#'PrivateKey = "'} && spk_key=${spk_key%'"'} ;; esac
+	done <"$1/rait.conf"
+	valid_key "$spk_key" || die "no private key in $1/rait.conf: deploy this node with rait-fleet again"
+	printf '%s\n' "$spk_key" >"$STAGE/private.key"
 }
 
 # One line per run on the node alone; the log keeps its last 500 lines. One awk does it all.

@@ -65,7 +65,7 @@ check_requirements() {
 	need ip
 	need wg
 	case $MODE in
-	deploy | check | apply)
+	deploy | check | apply | pull)
 		check_wireguard
 		[ "$P_BABELD" = 1 ] && need babeld
 		;;

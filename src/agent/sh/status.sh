@@ -135,8 +135,8 @@ report_status() {
 	json_str "$V_BABELD"
 	printf ',"kernel":'
 	json_str "$V_KERNEL"
-	printf '},"configHashes":{%s},"links":[%s],"linkErrors":{%s},"babel":%s,"persistence":%s}\n' "$S_HASHES" "$S_LINKS" \
-		"$S_LINK_ERRORS" "$S_BABEL" "$(persistence_json)"
+	printf '},"configHashes":{%s},"links":[%s],"linkErrors":{%s},"babel":%s,"persistence":%s%s}\n' "$S_HASHES" "$S_LINKS" \
+		"$S_LINK_ERRORS" "$S_BABEL" "$(persistence_json)" "$(pull_status_json)"
 }
 
 status() {
