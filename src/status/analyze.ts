@@ -5,6 +5,7 @@ import type { Fault, LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe }
 import { describeFault, endRank } from './faults.js';
 import { bootUnitOff, describeProblems, keepsHealing, type FaultyLink } from './problems.js';
 import { driftedFiles, runsOtherConfig } from './drift.js';
+import { nodeRegistry } from './pull.js';
 
 /**
  * A handshake older than this means the tunnel is not carrying traffic: WireGuard re-handshakes
@@ -29,6 +30,10 @@ interface Cell {
 export interface AnalyzeOptions {
   /** The pid of a deploy (or down) of this fleet running while the nodes were asked. */
   deployInProgress?: number;
+  /** Pull mode: the newest registry serial published (0: none yet); undefined: the mesh is not in pull mode. */
+  publishedSerial?: number;
+  /** Unix seconds, for the age of what nodes report; default: now. */
+  now?: number;
 }
 
 export function analyzeMesh(
@@ -57,11 +62,14 @@ export function analyzeMesh(
   const cells = [...cellsByNode.values()].flat();
   markOneSided(cells);
 
-  const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!));
+  const pull =
+    opts.publishedSerial === undefined ? undefined : { published: opts.publishedSerial, now: opts.now ?? Math.floor(Date.now() / 1000) };
+  const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!, pull));
   const links = cells.map((c) => c.health);
   const healthy =
-    nodes.every((n) => n.error === undefined && !n.drift && n.linkErrors.length === 0 && !keepsHealing(n) && !bootUnitOff(n)) &&
-    links.every((l) => l.status === 'up' || l.status === 'not-expected');
+    nodes.every(
+      (n) => n.error === undefined && !n.drift && n.linkErrors.length === 0 && !keepsHealing(n) && !bootUnitOff(n) && !n.registry?.problem,
+    ) && links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
   // A pair of dual-stack nodes has a link per family: its problems name the family.
   const pair = (h: LinkHealth): string => `${h.from}\0${h.to}`;
@@ -81,6 +89,7 @@ export function analyzeMesh(
     deployInProgress: opts.deployInProgress,
   });
   const deploy = opts.deployInProgress === undefined ? {} : { deployInProgress: { pid: opts.deployInProgress } };
+  const published = pull === undefined ? {} : { publishedSerial: pull.published };
   const ok = healthy && opts.deployInProgress === undefined;
   return {
     healthy: ok,
@@ -92,6 +101,7 @@ export function analyzeMesh(
     links,
     problems,
     ...deploy,
+    ...published,
   };
 }
 
@@ -173,7 +183,7 @@ function allMissing(row: Cell[]): boolean {
   return row.every((c) => c.health.status === 'missing' || c.health.status === 'not-expected');
 }
 
-function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
+function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[], pull: { published: number; now: number } | undefined): NodeHealth {
   const node = np.node.name;
   const linksExpected = np.links.length;
   const unreported = (reachable: boolean, error: string): NodeHealth => ({
@@ -189,6 +199,7 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     babeldStale: false,
     linkErrors: [],
     persistence: null,
+    registry: null,
     error,
   });
   if (probe.kind !== 'report') return unreported(probe.kind === 'failed', probe.reason);
@@ -214,5 +225,6 @@ function nodeHealth(np: NodePlan, probe: NodeProbe, row: Cell[]): NodeHealth {
     babeldStale,
     linkErrors,
     persistence: r.persistence,
+    registry: pull ? nodeRegistry(node, r.pull, pull.published, pull.now) : null,
   };
 }

@@ -3,6 +3,7 @@
 import type { StatusReport } from '../agent/report.js';
 import { formatTable } from '../output/table.js';
 import { endRank } from './faults.js';
+import { ago } from './pull.js';
 import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 
 const SYMBOL: Record<LinkStatus, string> = { up: '✓', stale: '~', missing: '✗', 'not-expected': '·', unknown: '?' };
@@ -16,10 +17,10 @@ export interface FormatOptions {
 
 export function formatStatus(health: MeshHealth, { width }: FormatOptions = { width: Infinity }): string {
   const links = matrixWidth(health) <= width ? linkMatrix(health) : linksNotUp(health, width);
-  return [nodeTable(health.nodes), '', links, LEGEND, '', problemList(health)].join('\n');
+  return [nodeTable(health.nodes, health.publishedSerial !== undefined), '', links, LEGEND, '', problemList(health)].join('\n');
 }
 
-function nodeTable(nodes: NodeHealth[]): string {
+function nodeTable(nodes: NodeHealth[], pullMode: boolean): string {
   const rows = nodes.map((n) => [
     n.node,
     !n.reachable ? 'unreachable' : n.error !== undefined ? 'failed' : 'ok',
@@ -28,8 +29,17 @@ function nodeTable(nodes: NodeHealth[]): string {
     n.routes === null ? '-' : String(n.routes),
     n.linksUp === null ? '-' : n.drift ? 'yes' : 'no',
     n.persistence === null ? '-' : n.persistence.via === 'systemd' && !n.persistence.enabled ? 'systemd (off)' : n.persistence.via,
+    ...(pullMode ? [registryCell(n)] : []),
   ]);
-  return formatTable(['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift', 'boot'], rows);
+  const head = ['node', 'state', 'links up', 'babel neighbours', 'routes', 'drift', 'boot', ...(pullMode ? ['registry'] : [])];
+  return formatTable(head, rows);
+}
+
+/** Pull mode: the serial the node runs and how long ago it was published, `!` when that is a problem. */
+function registryCell(n: NodeHealth): string {
+  const r = n.registry;
+  if (!r || r.serial === null) return r?.problem ? 'none !' : '-';
+  return `${r.serial}${r.age === null ? '' : ` (${ago(r.age)})`}${r.problem ? ' !' : ''}`;
 }
 
 /** Of the marks of a pair's links (one per family), the one that needs a look first. */

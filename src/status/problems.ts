@@ -71,6 +71,7 @@ function nodeProblems(n: NodeHealth, { babeldStopped, bare }: ProblemFacts): str
   if (bootUnitOff(n)) {
     lines.push(`${n.node}: the unit that brings the mesh back at boot (rait-fleet.service) is not enabled — run deploy`);
   }
+  if (n.registry?.problem) lines.push(n.registry.problem);
   if (n.babeldStale) lines.push(`${n.node}: babeld runs an older babeld.conf than the deployed one — run deploy to restart it`);
   for (const e of n.linkErrors) {
     lines.push(`${n.node}: ${e.interface}${e.peer ? ` (to ${e.peer})` : ''}: ${e.reason} — fix that, then run deploy`);

@@ -14,6 +14,8 @@ export interface StatusTarget {
   plan: Plan;
   selected: Node[];
   statePath: string;
+  /** Pull mode: the newest registry serial published; undefined without pull mode. */
+  publishedSerial?: number;
 }
 
 export function prepareStatus(
@@ -26,10 +28,11 @@ export function prepareStatus(
   return prepareFleet(inventoryArg, note, {}, (fleet) => ({
     ...planSelection(fleet, limit),
     statePath: fleet.inventory.statePath,
+    ...(fleet.inventory.mesh.pull && { publishedSerial: fleet.state.signing?.serial ?? 0 }),
   }));
 }
 
-export async function statusRound({ plan, selected, statePath }: StatusTarget, o: CollectOptions): Promise<StatusRound> {
+export async function statusRound({ plan, selected, statePath, publishedSerial }: StatusTarget, o: CollectOptions): Promise<StatusRound> {
   const started = performance.now();
   // A deploy holds the state lock for its whole run: one seen before or after the nodes were asked
   // may have changed links while they were read.
@@ -40,7 +43,7 @@ export async function statusRound({ plan, selected, statePath }: StatusTarget, o
     plan,
     selected.map((n) => n.name),
     probes,
-    { deployInProgress },
+    { deployInProgress, publishedSerial },
   );
   return { health, probes, seconds: Math.round(performance.now() - started) / 1000 };
 }

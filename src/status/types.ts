@@ -85,7 +85,19 @@ export interface NodeHealth {
   linkErrors: { interface: string; peer?: string; reason: string }[];
   /** What brings the node's mesh back after a reboot, and what it did on its own; null when it did not report. */
   persistence: NodePersistence | null;
+  /** Pull mode: the registry the node runs; null when the mesh is not in pull mode or the node did not report. */
+  registry: NodeRegistry | null;
   error?: string;
+}
+
+/** The registry a node in pull mode runs (docs/pull-mode.md). */
+export interface NodeRegistry {
+  /** Its serial; null before the node accepted one. */
+  serial: number | null;
+  /** Seconds since it was published. */
+  age: number | null;
+  /** What is wrong: behind the newest published, expired, not enrolled — in words, with the fix. */
+  problem?: string;
 }
 
 export interface MeshHealth {
@@ -104,6 +116,8 @@ export interface MeshHealth {
   problems: string[];
   /** A deploy of this fleet was running (it held the state lock): links may be changing. */
   deployInProgress?: { pid: number };
+  /** Pull mode: the newest registry serial publish wrote (0: none yet). */
+  publishedSerial?: number;
 }
 
 /** One status round: the analysis, what each node said, and how long asking and analysing took. */

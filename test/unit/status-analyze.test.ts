@@ -155,6 +155,7 @@ test('an unreachable node: its row unreachable, its links unknown, the others st
       babeldStale: false,
       linkErrors: [],
       persistence: null,
+      registry: null,
       error: 'n4.example.org:22: connection refused',
     },
   );
