@@ -21,7 +21,7 @@ import { managedLinks } from './mesh-facts.js';
 function serveDirectory(root: string, address: string): Promise<Server> {
   const server = createServer((req, res) => {
     const path = resolve(root, `.${decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)}`);
-    let ok = false;
+    let ok: boolean;
     try {
       ok = path.startsWith(root + sep) && statSync(path).isFile();
     } catch {
