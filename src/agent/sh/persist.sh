@@ -105,11 +105,12 @@ leave_old_config_dir() {
 	[ "$RECORDED_CONFIG_DIR" = "$P_CONFIG_DIR" ] || printf '%s\n' "$P_CONFIG_DIR" >"$CONFIG_DIR_RECORD"
 }
 
-# The directory of this script: config_dir, when it runs on the node alone.
+# The directory of this script, absolute: config_dir, when it runs on the node alone (also when
+# started as ./rait-fleet-agent there). Call it as $(agent_dir): it changes directory.
 agent_dir() {
 	ad_dir=${0%/*}
 	[ "$ad_dir" = "$0" ] && ad_dir=.
-	printf '%s' "$ad_dir"
+	CDPATH='' cd -- "$ad_dir" && pwd
 }
 
 # For apply on the node alone: the stored plan, and the private key, into a new private stage.
