@@ -14,7 +14,7 @@ import { envelope, nodeRegistry, type Publication } from '../../src/registry/for
 import { generateSigningKey, signDetached } from '../../src/state/signing.js';
 import type { SigningKey } from '../../src/state/types.js';
 import { escapeRegExp } from '../fixtures/cli.js';
-import { MadeUpNode } from './agent-harness.js';
+import { MadeUpNode, type NodeSetup } from './agent-harness.js';
 import { link, state } from './recorded-node.js';
 
 const URL_BASE = 'http://registry.test/rait';
@@ -60,8 +60,8 @@ function serve(node: MadeUpNode, text: string): void {
 }
 
 /** n1 of the recorded lab with its links in place, enrolled for pull by a deploy of its fleet. */
-function enrolled(): MadeUpNode {
-  const node = new MadeUpNode({ facts: { here: 'deployed' } });
+function enrolled(setup: NodeSetup = {}): MadeUpNode {
+  const node = new MadeUpNode({ facts: { here: 'deployed' }, ...setup });
   const plan = fleet(node);
   const r = node.run<ApplyReport>({ mesh: plan.mesh, plan: plan.nodes[0]! });
   assert.equal(r.report.ok, true, r.report.error);
@@ -139,6 +139,34 @@ describe('pull mode on a made-up node', () => {
       assert.doesNotMatch(readFileSync(join(node.configDir, 'plan'), 'utf8'), new RegExp(link.n4));
       status = node.resident<StatusReport>(['status']).report;
       assert.equal(status.pull!.serial, 2);
+    } finally {
+      node.remove();
+    }
+  });
+
+  it('the registry it runs, fetched again, costs a cmp, the time and the record of the attempt: no verify, no apply', () => {
+    // Not cat: the fake curl uses it.
+    const node = enrolled({ spy: ['mktemp', 'cmp', 'date', 'mv', 'sed', 'awk', 'openssl', 'tr', 'cksum', 'head'] });
+    try {
+      serve(node, registryFile(fleet(node), { serial: 1 }));
+      assert.equal(pull(node).status, 0);
+      const again = pull(node);
+      assert.equal(again.status, 0, again.stderr);
+      assert.match(again.stderr, /registry serial 1: already applied/);
+      assert.deepEqual(
+        changeLines(again.spied).map((l) => l.split(' ')[0]),
+        ['mktemp', 'cmp', 'date', 'mv'],
+      );
+      // A deploy that changes nothing on an enrolled node compares its pull file in the one cksum too.
+      const plan = fleet(node);
+      const deploy = node.run<ApplyReport>({ mesh: plan.mesh, plan: plan.nodes[0]! });
+      assert.equal(deploy.report.ok, true, deploy.report.error);
+      assert.deepEqual(
+        changeLines(deploy.spied)
+          .map((l) => l.split(' ')[0])
+          .filter((tool) => ['cksum', 'cmp', 'sed', 'date', 'openssl'].includes(tool!)),
+        ['cksum'],
+      );
     } finally {
       node.remove();
     }

@@ -145,7 +145,8 @@ sum_staged() {
 		"$P_CONFIG_DIR/peers.conf" "$STAGE/babeld.conf" "${P_BABELD_CONFIG:-$STAGE/-}" "$BABELD_RUNNING" \
 		"$STAGE/rait-fleet-agent" "$P_CONFIG_DIR/rait-fleet-agent" "$STAGE/rait-fleet.service" "$UNIT_DIR/rait-fleet.service" \
 		"$STAGE/rait-fleet-heal.service" "$UNIT_DIR/rait-fleet-heal.service" "$STAGE/rait-fleet-heal.timer" \
-		"$UNIT_DIR/rait-fleet-heal.timer")
+		"$UNIT_DIR/rait-fleet-heal.timer" "$STAGE/rait-fleet-pull.service" "$UNIT_DIR/rait-fleet-pull.service" \
+		"$STAGE/rait-fleet-pull.timer" "$UNIT_DIR/rait-fleet-pull.timer" "$STAGE/pull" "$P_CONFIG_DIR/pull")
 }
 
 # A file of ours the plan no longer has goes (with its .prev): a second transport's rait.conf left

@@ -13,7 +13,9 @@ PULL_CONF=
 PULL_NODE=
 PULL_URL=
 PULL_SIGNERS=
-# The registry being pulled: its publication (the header inside the signed content).
+# The registry being pulled: its signature (base64), its publication (the header inside the signed
+# content).
+R_SIG=
 R_SERIAL=
 R_PUBLISHED=
 R_EXPIRES=
@@ -55,9 +57,17 @@ valid_node_name() {
 # A pull that changes nothing stops here: the reason printed, exit 1 (and recorded for status: die).
 pull_refuse() { die "registry refused, links untouched: $*"; }
 
+# The time now, once per run (check_expiry and pull_record both need it).
+PULL_NOW=
+pull_now() { [ -n "$PULL_NOW" ] || PULL_NOW=$(date +%s); }
+
 pull_record() { # "ok" | "failed reason"
 	[ -d "$PULL_DIR" ] || mkdir -p "$PULL_DIR" || return 0
-	printf '%s %s\n' "$(date +%s)" "$1" | tr -d '\r' >"$PULL_DIR/.last" && mv -f "$PULL_DIR/.last" "$PULL_LAST"
+	pull_now
+	case $1 in
+	ok) printf '%s ok\n' "$PULL_NOW" ;;
+	*) printf '%s %s\n' "$PULL_NOW" "$1" | tr -d '\r' ;;
+	esac >"$PULL_DIR/.last" && mv -f "$PULL_DIR/.last" "$PULL_LAST"
 }
 
 read_pull_config() {
@@ -98,9 +108,12 @@ pull_fetch() { # url file
 	fi
 }
 
-# The publication from a registry's signed content (the lines before its first file), every value
-# checked: into R_*. The signer only says which trusted key to verify with.
-read_registry_header() { # body
+# A registry file's first line ("rait-fleet-registry 1 SIGNATURE") into R_SIG, and the publication
+# from its signed content (the lines before its first file) into R_*, every value checked, all read
+# by the shell. False (2) when the first line is not a registry's, false (1) for a bad header. The
+# signer only says which trusted key to verify with.
+read_registry() { # file
+	R_SIG=''
 	R_SERIAL=''
 	R_PUBLISHED=''
 	R_EXPIRES=''
@@ -108,32 +121,29 @@ read_registry_header() { # body
 	R_NEXT=''
 	rh_node=
 	rh_version=
-	while read -r rh_key rh_value rh_rest; do
-		case $rh_key in file | end) break ;; esac
-		[ -z "$rh_rest" ] || return 1
-		case $rh_key in
-		registry) rh_version=$rh_value ;;
-		node) rh_node=$rh_value ;;
-		serial) valid_uint "$rh_value" && R_SERIAL=$rh_value ;;
-		published) valid_uint "$rh_value" && R_PUBLISHED=$rh_value ;;
-		expires) valid_uint "$rh_value" && R_EXPIRES=$rh_value ;;
-		signer) valid_key "$rh_value" && R_SIGNER=$rh_value ;;
-		next_signer) valid_key "$rh_value" && R_NEXT=$rh_value ;;
-		*) return 1 ;;
-		esac
-	done <"$1"
+	{
+		read -r rb_magic rb_version rb_sig rb_rest || return 2
+		[ "$rb_magic" = rait-fleet-registry ] && [ "$rb_version" = 1 ] && [ -z "$rb_rest" ] || return 2
+		case $rb_sig in *[!A-Za-z0-9+/=]*) return 2 ;; esac
+		[ ${#rb_sig} -eq 88 ] || return 2
+		R_SIG=$rb_sig
+		while read -r rh_key rh_value rh_rest; do
+			case $rh_key in file | end) break ;; esac
+			[ -z "$rh_rest" ] || return 1
+			case $rh_key in
+			registry) rh_version=$rh_value ;;
+			node) rh_node=$rh_value ;;
+			serial) valid_uint "$rh_value" && R_SERIAL=$rh_value ;;
+			published) valid_uint "$rh_value" && R_PUBLISHED=$rh_value ;;
+			expires) valid_uint "$rh_value" && R_EXPIRES=$rh_value ;;
+			signer) valid_key "$rh_value" && R_SIGNER=$rh_value ;;
+			next_signer) valid_key "$rh_value" && R_NEXT=$rh_value ;;
+			*) return 1 ;;
+			esac
+		done
+	} <"$1"
 	[ "$rh_version" = 1 ] && [ -n "$R_SERIAL" ] && [ -n "$R_PUBLISHED" ] && [ -n "$R_EXPIRES" ] && [ -n "$R_SIGNER" ] || return 1
 	RH_NODE=$rh_node
-}
-
-# The signed content of a registry file: all but its first line ("rait-fleet-registry 1 SIGNATURE").
-registry_body() { # file body
-	read -r rb_magic rb_version rb_sig rb_rest <"$1" || return 1
-	[ "$rb_magic" = rait-fleet-registry ] && [ "$rb_version" = 1 ] && [ -z "$rb_rest" ] || return 1
-	case $rb_sig in *[!A-Za-z0-9+/=]*) return 1 ;; esac
-	[ ${#rb_sig} -eq 88 ] || return 1
-	printf '%s' "$rb_sig" >"$STAGE/registry.sig64"
-	sed 1d "$1" >"$2"
 }
 
 # The signature, with the key the header names if this node trusts it (docs/pull-mode.md).
@@ -142,8 +152,9 @@ verify_registry() { # body
 	*" $R_SIGNER "*) ;;
 	*) pull_refuse "signed by $R_SIGNER, a key this node does not trust (it trusts:$PULL_SIGNERS)" ;;
 	esac
+	check_openssl
 	printf '%s\n' '-----BEGIN PUBLIC KEY-----' "MCowBQYDK2VwAyEA$R_SIGNER" '-----END PUBLIC KEY-----' >"$STAGE/signer.pem"
-	openssl base64 -d -A <"$STAGE/registry.sig64" >"$STAGE/registry.sig" 2>/dev/null
+	printf '%s' "$R_SIG" | openssl base64 -d -A >"$STAGE/registry.sig" 2>/dev/null
 	[ "$(wc -c <"$STAGE/registry.sig" | tr -d ' ')" = 64 ] || pull_refuse "its signature is not 64 bytes of base64"
 	[ "$VERBOSE" = 1 ] && say "[#] openssl pkeyutl -verify -pubin -inkey signer.pem -rawin -in registry.body -sigfile registry.sig"
 	openssl pkeyutl -verify -pubin -inkey "$STAGE/signer.pem" -rawin -in "$1" -sigfile "$STAGE/registry.sig" >"$STAGE/verify.out" 2>&1 ||
@@ -189,26 +200,29 @@ extract_registry() { # body
 
 # The serial of the registry this node runs; nothing when it has none (a subshell: R_* stay).
 held_serial() {
-	[ -f "$PULL_REGISTRY" ] && registry_body "$PULL_REGISTRY" "$STAGE/have" && read_registry_header "$STAGE/have" && printf '%s' "$R_SERIAL"
+	[ -f "$PULL_REGISTRY" ] && read_registry "$PULL_REGISTRY" && printf '%s' "$R_SERIAL"
 }
 
 # For pull: the node's registry file fetched, checked and unpacked into a new private stage, with
-# this node's private key. Sets PULL_UNCHANGED when it is the very registry this node runs.
+# this node's private key. Sets PULL_UNCHANGED when it is the very registry this node runs: then
+# only the fetch, a cmp, the time and the record of the attempt start a process (docs/pull-mode.md).
 stage_pulled() {
 	APPLY_KIND=pull
 	sp_dir=$(agent_dir)
 	PULL_CONF=$sp_dir/pull
 	read_pull_config
 	STAGE=$(mktemp -d) || die "mktemp -d failed"
-	check_openssl
 	sp_url=$PULL_URL/nodes/$PULL_NODE
-	sp_held=$(held_serial)
 	if ! pull_fetch "$sp_url" "$STAGE/fetched"; then
+		sp_held=$(held_serial)
 		pull_refuse "cannot fetch $sp_url: $(log_tail "$STAGE/fetch.err")${sp_held:+ (it keeps running registry serial $sp_held)}"
 	fi
-	registry_body "$STAGE/fetched" "$STAGE/registry.body" ||
-		pull_refuse "$sp_url is not a rait-fleet registry file (it begins: $(head -n 1 "$STAGE/fetched" | cut -c 1-60 | tr -cd 'A-Za-z0-9 ._:/+=-'))"
-	read_registry_header "$STAGE/registry.body" || pull_refuse "the registry's header is malformed"
+	read_registry "$STAGE/fetched"
+	case $? in
+	0) ;;
+	2) pull_refuse "$sp_url is not a rait-fleet registry file (it begins: $(head -n 1 "$STAGE/fetched" | cut -c 1-60 | tr -cd 'A-Za-z0-9 ._:/+=-'))" ;;
+	*) pull_refuse "the registry's header is malformed" ;;
+	esac
 	if [ -f "$PULL_REGISTRY" ] && cmp -s "$STAGE/fetched" "$PULL_REGISTRY"; then
 		# Verified when it was accepted; it only has to be still valid.
 		check_expiry
@@ -217,6 +231,9 @@ stage_pulled() {
 		pull_record ok
 		return 0
 	fi
+	sp_held=$(held_serial)
+	# The signed content: all but the first line.
+	sed 1d "$STAGE/fetched" >"$STAGE/registry.body"
 	verify_registry "$STAGE/registry.body"
 	[ "$RH_NODE" = "$PULL_NODE" ] || pull_refuse "it is the registry of node $RH_NODE, not of $PULL_NODE"
 	check_expiry
@@ -232,8 +249,8 @@ stage_pulled() {
 }
 
 check_expiry() {
-	ce_now=$(date +%s)
-	[ "$ce_now" -le "$R_EXPIRES" ] || pull_refuse "registry serial $R_SERIAL expired $(span $((ce_now - R_EXPIRES))) ago: the control machine must publish again"
+	pull_now
+	[ "$PULL_NOW" -le "$R_EXPIRES" ] || pull_refuse "registry serial $R_SERIAL expired $(span $((PULL_NOW - R_EXPIRES))) ago: the control machine must publish again"
 }
 
 # After the registry's plan was applied: it is the last good one, and the keys it names are the ones
@@ -259,7 +276,7 @@ install_pull_config() {
 	fi
 	install_file pull "$P_CONFIG_DIR/pull" 0644
 	{ [ "$DRY" = 0 ] && [ -f "$PULL_REGISTRY" ]; } || return 0
-	{ registry_body "$PULL_REGISTRY" "$STAGE/have" && read_registry_header "$STAGE/have"; } || return 0
+	read_registry "$PULL_REGISTRY" || return 0
 	grep -q -x -e "signer $R_SIGNER" -e "signer ${R_NEXT:-none}" "$STAGE/pull" || cmd rm -f "$PULL_REGISTRY" "$PULL_LAST"
 }
 
@@ -273,7 +290,7 @@ disarm_pull() {
 pull_status_json() {
 	[ -f "$P_CONFIG_DIR/pull" ] || return 0
 	# shellcheck disable=SC2046 # three numbers, or three nulls
-	set -- $( { registry_body "$PULL_REGISTRY" "$STAGE/have" && read_registry_header "$STAGE/have" && echo "$R_SERIAL $R_PUBLISHED $R_EXPIRES"; } 2>/dev/null || echo null null null)
+	set -- $( { read_registry "$PULL_REGISTRY" && echo "$R_SERIAL $R_PUBLISHED $R_EXPIRES"; } 2>/dev/null || echo null null null)
 	printf ',"pull":{"serial":%s,"published":%s,"expires":%s,"lastAttempt":' "$1" "$2" "$3"
 	psj_when=null
 	psj_result=
