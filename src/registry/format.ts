@@ -36,14 +36,15 @@ function header(p: Publication): string[] {
 /**
  * The signed content of one node's registry file: the publication, the node's name, then each file of
  * its plan as `file NAME LINES NEWLINE` and LINES lines (NEWLINE 0: the last has no newline), then
- * `end`. rait.conf comes without the private key (`PrivateKey = "<redacted>"`: the node puts its own
+ * `end`. Each rait.conf (a dual-stack node has two) comes without the private key (`PrivateKey = "<redacted>"`: the node puts its own
  * back); the pull file is the node's enrollment, which only deploy writes.
  */
 export function nodeRegistry(np: NodePlan, plan: Plan, p: Publication): string {
   const files: [string, string][] = [['plan', planFile(np, plan.mesh, 'deploy')]];
   for (const [name, text] of nodeFiles(np, plan.mesh)) {
     if (name === PULL_FILE) continue;
-    files.push([name, name === 'rait.conf' ? redactSecrets(text, [np.keys.privateKey]) : text]);
+    // Every rait.conf (one per transport) holds the key; the other files never do.
+    files.push([name, redactSecrets(text, [np.keys.privateKey])]);
   }
   const parts = [`registry ${REGISTRY_VERSION}\nnode ${np.node.name}\n${header(p).join('\n')}\n`];
   for (const [name, text] of files) parts.push(fileSection(name, text));

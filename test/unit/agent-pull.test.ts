@@ -4,13 +4,15 @@
 // steps as a deploy. No root, no network.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyReport, StatusReport } from '../../src/agent/report.js';
 import { parseInventory } from '../../src/inventory/load.js';
 import { planMesh } from '../../src/mesh/plan.js';
 import type { Plan } from '../../src/mesh/types.js';
 import { envelope, nodeRegistry, type Publication } from '../../src/registry/format.js';
+import { ensureKeys } from '../../src/state/allocate.js';
+import { sendPortOf } from '../../src/state/send-ports.js';
 import { generateSigningKey, signDetached } from '../../src/state/signing.js';
 import type { SigningKey } from '../../src/state/types.js';
 import { escapeRegExp } from '../fixtures/cli.js';
@@ -27,6 +29,26 @@ function fleet(node: MadeUpNode, nodes = [1, 2, 3, 4], signing = { current: key,
   const lines = nodes.map((i) => `  n${i}: { host: 10.231.250.${i} }`).join('\n');
   const mesh = `mesh:\n  babeld: { enabled: false }\n  config_dir: ${node.configDir}\n  pull: { url: "${URL_BASE}/" }\n`;
   return planMesh(parseInventory('/facts/inventory.yaml', `${mesh}nodes:\n${lines}\n`), { ...state, signing }, {});
+}
+
+/** The same fleet with n1 and n2 dual-stack (issue 17): a second transport, its own prefix and rait.conf. */
+function dualFleet(node: MadeUpNode): Plan {
+  const inv = parseInventory(
+    '/facts/dual.yaml',
+    [
+      'mesh:',
+      '  babeld: { enabled: false }',
+      `  config_dir: ${node.configDir}`,
+      `  pull: { url: "${URL_BASE}/" }`,
+      '  interface_prefix: { ip4: rait, ip6: wg6x }',
+      'nodes:',
+      '  n1: { host: 10.231.250.1, address_family: [ip4, ip6], endpoint: [10.231.250.1, "fd00::1"] }',
+      '  n2: { host: 10.231.250.2, address_family: [ip4, ip6], endpoint: [10.231.250.2, "fd00::2"] }',
+      '  n3: { host: 10.231.250.3 }',
+      '  n4: { host: 10.231.250.4 }',
+    ].join('\n'),
+  );
+  return planMesh(inv, ensureKeys(inv, { ...state, signing: { current: key, serial: 0, nextNamed: 0 } }).state, {});
 }
 
 interface Registry {
@@ -259,6 +281,28 @@ describe('pull mode on a made-up node', () => {
       r = pull(node);
       assert.equal(r.status, 1);
       assert.match(r.report.error!, /not enrolled for pull mode/);
+    } finally {
+      node.remove();
+    }
+  });
+
+  it('a registry that makes the node dual-stack: its ip6 link and rait-ip6.conf with its own key; one back to ip4 removes the file', () => {
+    const node = enrolled();
+    try {
+      const dual = dualFleet(node);
+      serve(node, registryFile(dual, { serial: 1 }));
+      const r = pull(node);
+      assert.equal(r.status, 0, r.stderr);
+      const ip6Link = `wg6x${sendPortOf(dual.nodes[1]!.keys, 'ip6')}`;
+      assert.deepEqual(r.report.links.added, [ip6Link]);
+      // What a deploy writes: the registry's file with this node's key put back.
+      assert.equal(readFileSync(join(node.configDir, 'rait-ip6.conf'), 'utf8'), dual.nodes[0]!.files['rait-ip6.conf']);
+
+      serve(node, registryFile(fleet(node), { serial: 2 }));
+      const back = pull(node);
+      assert.equal(back.status, 0, back.stderr);
+      // (The made-up node's links are its recorded facts, so the ip6 link it made is not there to remove.)
+      assert.ok(!existsSync(join(node.configDir, 'rait-ip6.conf')));
     } finally {
       node.remove();
     }

@@ -93,11 +93,40 @@ test('the index: the publication, the mesh settings and every node with its key,
   const { plan, state } = samplePlan();
   const index = fleetIndex(plan, publication);
   assert.ok(index.startsWith(`rait-fleet-registry 1\nserial 3\n`));
-  assert.match(index, /^mesh interface_prefix rait$/m);
+  assert.match(index, /^mesh interface_prefix ip4 rait\nmesh interface_prefix ip6 rait$/m);
   assert.match(index, new RegExp(`^node a ${escapeRegExp(state.nodes.a!.publicKey)} ${state.nodes.a!.sendPort} ip4 192\\.0\\.2\\.1$`, 'm'));
   assert.match(index, new RegExp(`^node c ${escapeRegExp(state.nodes.c!.publicKey)} ${state.nodes.c!.sendPort} ip4 -$`, 'm'));
   assert.match(index, /^node d \S+ \d+ ip6 2001:db8::4$/m);
   for (const k of Object.values(state.nodes)) assert.ok(!index.includes(k.privateKey));
+});
+
+test('a dual-stack node: both rait.conf files without the key, and a line in the index per transport', () => {
+  const yaml = [
+    'mesh:',
+    '  interface_prefix: { ip4: rait4x, ip6: rait6x }',
+    '  pull: { url: "https://mesh.example.org/rait" }',
+    'nodes:',
+    '  a: { host: 192.0.2.1, address_family: [ip4, ip6], endpoint: [192.0.2.1, "2001:db8::1"] }',
+    '  b: { host: 192.0.2.2, address_family: [ip4, ip6], endpoint: [192.0.2.2, "2001:db8::2"] }',
+    '',
+  ].join('\n');
+  const inventory = parseInventory('/fleet/inv.yaml', yaml);
+  const { state } = ensureKeys(inventory, { nodes: {} });
+  const plan = planMesh(inventory, state, { babeld: 'interface-count {{ links | size }}' });
+  const np = plan.nodes[0]!;
+  const files = sections(nodeRegistry(np, plan, publication));
+  for (const name of ['rait.conf', 'rait-ip6.conf'] as const) {
+    assert.ok(np.files[name]!.includes(np.keys.privateKey), name);
+    assert.equal(files.get(name), np.files[name]!.replace(np.keys.privateKey, '<redacted>'), name);
+  }
+  const index = fleetIndex(plan, publication);
+  assert.match(index, /^mesh interface_prefix ip4 rait4x\nmesh interface_prefix ip6 rait6x$/m);
+  const a = state.nodes.a!;
+  const key = escapeRegExp(a.publicKey);
+  assert.match(
+    index,
+    new RegExp(`^node a ${key} ${a.sendPort} ip4 192\\.0\\.2\\.1\nnode a ${key} ${a.sendPortIp6!} ip6 2001:db8::1$`, 'm'),
+  );
 });
 
 /** openssl pkeyutl -verify, as a node runs it. */

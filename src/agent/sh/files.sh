@@ -170,7 +170,7 @@ sync_files() {
 		if [ -f "$STAGE/$sf_name" ]; then
 			install_file "$sf_name" "$P_CONFIG_DIR/$sf_name" 0600
 		else
-			case $MODE in deploy | check) remove_file "$sf_name" "$P_CONFIG_DIR/$sf_name" ;; esac
+			case $MODE in deploy | check | pull) remove_file "$sf_name" "$P_CONFIG_DIR/$sf_name" ;; esac
 		fi
 	done
 	install_file peers.conf "$P_CONFIG_DIR/peers.conf" 0644

@@ -164,18 +164,19 @@ verify_registry() { # body
 # Seconds as a person reads them.
 span() { awk -v s="$1" 'BEGIN { if (s < 120) printf "%d s", s; else if (s < 7200) printf "%d min", s / 60; else if (s < 172800) printf "%d h", s / 3600; else printf "%d days", s / 86400 }'; }
 
-# Each "file NAME LINES NEWLINE" section of the signed content into the stage, rait.conf with this
+# Each "file NAME LINES NEWLINE" section of the signed content into the stage, each rait.conf (one per
+# transport: rait.conf, and rait-ip4.conf or rait-ip6.conf for a second family) with this
 # node's private key in place of "<redacted>"; only the files a registry may carry, each once.
 extract_registry() { # body
 	awk -v dir="$STAGE" -v keyfile="$STAGE/private.key" '
 	BEGIN {
 		getline key <keyfile
-		allowed = " plan rait.conf peers.conf babeld.conf rait-fleet.service rait-fleet-heal.service rait-fleet-heal.timer rait-fleet-pull.service rait-fleet-pull.timer "
+		allowed = " plan rait.conf rait-ip4.conf rait-ip6.conf peers.conf babeld.conf rait-fleet.service rait-fleet-heal.service rait-fleet-heal.timer rait-fleet-pull.service rait-fleet-pull.timer "
 	}
 	function fail(why) { print why >"/dev/stderr"; bad = 1; exit 1 }
 	left > 0 {
 		line = $0
-		if (name == "rait.conf" && line == "PrivateKey = \"<redacted>\"") { line = "PrivateKey = \"" key "\""; keys++ }
+		if (name ~ /^rait(-ip[46])?\.conf$/ && line == "PrivateKey = \"<redacted>\"") { line = "PrivateKey = \"" key "\""; keys[name]++ }
 		tail = (left > 1 || nl) ? "\n" : ""
 		printf("%s%s", line, tail) >(dir "/" name)
 		if (--left == 0) close(dir "/" name)
@@ -194,7 +195,7 @@ extract_registry() { # body
 		if (bad) exit 1
 		if (!ended) { print "cut short: no end line" >"/dev/stderr"; exit 1 }
 		if (!seen["plan"] || !seen["rait.conf"]) { print "no plan or rait.conf in it" >"/dev/stderr"; exit 1 }
-		if (keys != 1) { print "rait.conf has no PrivateKey line to fill" >"/dev/stderr"; exit 1 }
+		for (name in seen) if (name ~ /^rait(-ip[46])?\.conf$/ && keys[name] != 1) { print name " has no PrivateKey line to fill" >"/dev/stderr"; exit 1 }
 	}' "$1" 2>"$STAGE/extract.err"
 }
 
