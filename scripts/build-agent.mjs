@@ -25,6 +25,7 @@ export const PARTS = [
   'babeld', // the routing daemon and its control socket
   'persist', // the agent and its units on the node: apply at boot and to heal
   'pull', // pull mode: fetch, verify and unpack the signed registry
+  'rollback', // snapshots, the dead-man switch, confirm and rollback
   'status', // the status report
   'main', // entry points
 ];

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
 import { NODE_FILES, type NodeFileName, type NodePlan } from '../mesh/types.js';
 import type { RemoteMode } from './report.js';
+import { SNAPSHOT_ID } from './validate.js';
 
 /** The plan file: one `key value...` line each; values never contain whitespace; `-` = empty. */
 export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): string {
@@ -97,10 +98,29 @@ const RUN_STAGED = `rf_run() {
 rf_run "$@"
 `;
 
-/** The remote command line; the mode and flags are fixed words, never user input. */
-export function agentCommand(mode: RemoteMode, opts: { verbose: boolean; become: boolean }): string {
+/**
+ * A deploy's snapshot on the node (docs/agent-protocol.md, "Rollback"): the deploy id it is kept
+ * under, and (deploy only) the seconds after which the node's switch restores it unless confirmed
+ * (0: no switch).
+ */
+export interface SnapshotArgs {
+  id: string;
+  switchSeconds?: number;
+}
+
+/** The remote command line; the mode and flags are fixed words or checked values, never user input. */
+export function agentCommand(mode: RemoteMode, opts: { verbose: boolean; become: boolean; snapshot?: SnapshotArgs }): string {
   const words = ['sh', '-s', '--', mode];
   if (opts.verbose) words.push('-v');
+  if (opts.snapshot) {
+    const { id, switchSeconds } = opts.snapshot;
+    if (!SNAPSHOT_ID.test(id)) throw new Error(`not a deploy id: ${JSON.stringify(id)}`);
+    words.push('--snapshot', id);
+    if (switchSeconds !== undefined) {
+      if (!Number.isInteger(switchSeconds) || switchSeconds < 0) throw new Error(`not a number of seconds: ${switchSeconds}`);
+      words.push('--switch', String(switchSeconds));
+    }
+  }
   if (opts.become) words.unshift('sudo', '-n');
   return words.join(' ');
 }

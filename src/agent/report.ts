@@ -4,8 +4,12 @@
  */
 import { NODE_FILES } from '../mesh/types.js';
 
-/** What the agent does: the first four over SSH; apply (boot, heal: see persist.sh) and pull (pull.sh) on the node alone. */
-export type AgentMode = 'deploy' | 'check' | 'down' | 'status' | 'apply' | 'pull';
+/**
+ * What the agent does: the first four, confirm and rollback over SSH; apply (boot, heal: see
+ * persist.sh) and pull (pull.sh) on the node alone. confirm and rollback act on the snapshot a
+ * deploy kept (rollback.sh, docs/agent-protocol.md).
+ */
+export type AgentMode = 'deploy' | 'check' | 'down' | 'status' | 'apply' | 'pull' | 'confirm' | 'rollback';
 /** The modes rait-fleet runs over SSH. */
 export type RemoteMode = Exclude<AgentMode, 'apply' | 'pull'>;
 export type WireGuardImpl = 'kernel' | 'wireguard-go';
@@ -62,6 +66,10 @@ export const babeldChanged = (action: BabeldAction): boolean => !['unchanged', '
 /** How the mesh comes back on a node after a reboot: systemd units the agent installed, or nothing. */
 export type PersistenceVia = 'systemd' | 'none';
 
+/** How a node's dead-man switch runs: a transient systemd timer, a detached process, or none (snapshot only). */
+export const SWITCH_KINDS = ['systemd', 'process', 'none'] as const;
+export type SwitchKind = (typeof SWITCH_KINDS)[number];
+
 export interface ApplyReport {
   agent: 1;
   mode: 'deploy' | 'check' | 'down' | 'apply' | 'pull';
@@ -76,6 +84,46 @@ export interface ApplyReport {
   babeld: BabeldAction;
   /** What a person should know that is no failure, e.g. a sysctl the agent raised. */
   notes: string[];
+  /** deploy with a snapshot id: the node kept what the deploy replaced under this id (it changed something). */
+  snapshot?: string;
+  /** ... and the switch that restores it unless confirmed. */
+  switch?: SwitchKind;
+}
+
+/**
+ * confirm: confirmed (the switch is disarmed), absent (no snapshot of that id: the deploy changed
+ * nothing here), rolled-back (already restored), rolling-back (a restore is running).
+ */
+export const CONFIRM_STATES = ['confirmed', 'absent', 'rolled-back', 'rolling-back'] as const;
+export type ConfirmState = (typeof CONFIRM_STATES)[number];
+
+export interface ConfirmReport {
+  agent: 1;
+  mode: 'confirm';
+  ok: boolean;
+  error?: string;
+  /** The deploy id; missing only when ok is false. */
+  snapshot?: string;
+  /** Missing only when ok is false. */
+  state?: ConfirmState;
+}
+
+/** Who restored a snapshot: the control machine (rollback over SSH), the node's switch, or nobody (nothing to restore). */
+export const ROLLBACK_BY = ['control', 'switch', 'none'] as const;
+export type RollbackBy = (typeof ROLLBACK_BY)[number];
+
+export interface RollbackReport {
+  agent: 1;
+  mode: 'rollback';
+  ok: boolean;
+  error?: string;
+  /** The deploy id; missing only when ok is false. */
+  snapshot?: string;
+  by: RollbackBy;
+  /** previous: the plan before the deploy applied again; down: the node had none, its links went. */
+  restored: 'previous' | 'down' | 'none';
+  /** The restoring run's own report (a deploy or a down); null when nothing was restored. */
+  report: ApplyReport | null;
 }
 
 export interface LinkState {
@@ -155,4 +203,4 @@ export interface NodePersistence {
   lastHealChange: string;
 }
 
-export type AgentReport = ApplyReport | StatusReport;
+export type AgentReport = ApplyReport | StatusReport | ConfirmReport | RollbackReport;

@@ -4,11 +4,15 @@
  */
 import {
   BABELD_ACTIONS,
+  CONFIRM_STATES,
   INSTALLED_FILES,
+  ROLLBACK_BY,
+  SWITCH_KINDS,
   type AgentMode,
   type AgentReport,
   type ApplyReport,
   type BabelNeighbour,
+  type ConfirmReport,
   type FileChange,
   type LinkChanges,
   type LinkFailure,
@@ -16,6 +20,7 @@ import {
   type NodePersistence,
   type NodePull,
   type PersistenceVia,
+  type RollbackReport,
   type StatusReport,
   type WireGuardImpl,
 } from './report.js';
@@ -92,12 +97,12 @@ const wireguardImpl = oneOf<WireGuardImpl>(['kernel', 'wireguard-go']);
 const persistenceVia = oneOf<PersistenceVia>(['systemd', 'none']);
 
 /** Fields shared by both report kinds; `error` is required when ok is false. */
-function head(o: Obj, mode: AgentMode) {
-  if (o.agent !== 1) throw new ReplyError('agent', 'protocol version 1', o.agent);
-  oneOf([mode])(o.mode, 'mode');
-  const ok = bool(o.ok, 'ok');
-  const error = ok ? optional(o.error, 'error', reason) : reason(o.error, 'error');
-  const wireguard = optional(o.wireguard, 'wireguard', wireguardImpl);
+function head(o: Obj, mode: AgentMode, at = '') {
+  if (o.agent !== 1) throw new ReplyError(`${at}agent`, 'protocol version 1', o.agent);
+  oneOf([mode])(o.mode, `${at}mode`);
+  const ok = bool(o.ok, `${at}ok`);
+  const error = ok ? optional(o.error, `${at}error`, reason) : reason(o.error, `${at}error`);
+  const wireguard = optional(o.wireguard, `${at}wireguard`, wireguardImpl);
   return {
     agent: 1 as const,
     ok,
@@ -139,16 +144,60 @@ function linkFailure(v: unknown, path: string): LinkFailure {
   return { name: str(o.name, `${path}.name`), error: reason(o.error, `${path}.error`) };
 }
 
-function applyReport(o: Obj, mode: ApplyReport['mode']): ApplyReport {
-  const persistence = optional(o.persistence, 'persistence', persistenceVia);
+function applyReport(o: Obj, mode: ApplyReport['mode'], at = ''): ApplyReport {
+  const persistence = optional(o.persistence, `${at}persistence`, persistenceVia);
+  const snapshot = optional(o.snapshot, `${at}snapshot`, snapshotId);
+  const switchKind = optional(o.switch, `${at}switch`, oneOf(SWITCH_KINDS));
   return {
-    ...head(o, mode),
+    ...head(o, mode, at),
     mode,
     ...(persistence !== undefined && { persistence }),
-    files: arr(o.files, 'files', fileChange),
-    links: linkChanges(o.links, 'links'),
-    babeld: oneOf(BABELD_ACTIONS)(o.babeld, 'babeld'),
-    notes: arr(o.notes, 'notes', reason),
+    files: arr(o.files, `${at}files`, fileChange),
+    links: linkChanges(o.links, `${at}links`),
+    babeld: oneOf(BABELD_ACTIONS)(o.babeld, `${at}babeld`),
+    notes: arr(o.notes, `${at}notes`, reason),
+    ...(snapshot !== undefined && { snapshot }),
+    ...(switchKind !== undefined && { switch: switchKind }),
+  };
+}
+
+/** A deploy id as the agent checks it (valid_snapshot_id in rollback.sh). */
+export const SNAPSHOT_ID = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+
+function snapshotId(v: unknown, path: string): string {
+  if (typeof v !== 'string' || !SNAPSHOT_ID.test(v)) throw new ReplyError(path, 'a deploy id', v);
+  return v;
+}
+
+/** What a failed reply may lack (it may be about an id the agent refused). */
+function required<T>(ok: boolean, v: unknown, path: string, check: (x: unknown, path: string) => T): T | undefined {
+  return ok ? check(v, path) : optional(v, path, check);
+}
+
+function confirmReport(o: Obj): ConfirmReport {
+  const common = head(o, 'confirm');
+  const snapshot = required(common.ok, o.snapshot, 'snapshot', snapshotId);
+  const state = required(common.ok, o.state, 'state', oneOf(CONFIRM_STATES));
+  return { ...common, mode: 'confirm', ...(snapshot !== undefined && { snapshot }), ...(state !== undefined && { state }) };
+}
+
+function rollbackReport(o: Obj): RollbackReport {
+  const common = head(o, 'rollback');
+  const restored = oneOf(['previous', 'down', 'none'] as const)(o.restored, 'restored');
+  let report: ApplyReport | null = null;
+  if (o.report !== null) {
+    const inner = obj(o.report, 'report');
+    // The restoring run is a deploy of the snapshot, or a down where the node had no plan before.
+    report = applyReport(inner, oneOf(['deploy', 'down'] as const)(inner.mode, 'report.mode'), 'report.');
+  }
+  const snapshot = required(common.ok, o.snapshot, 'snapshot', snapshotId);
+  return {
+    ...common,
+    mode: 'rollback',
+    ...(snapshot !== undefined && { snapshot }),
+    by: oneOf(ROLLBACK_BY)(o.by, 'by'),
+    restored,
+    report,
   };
 }
 
@@ -251,5 +300,14 @@ export function parseReport(stdout: string, mode: AgentMode): AgentReport {
     throw new Error(`agent reply: not one JSON document: ${excerpt(stdout)}`);
   }
   const o = obj(parsed, '(document)');
-  return mode === 'status' ? statusReport(o) : applyReport(o, mode);
+  switch (mode) {
+    case 'status':
+      return statusReport(o);
+    case 'confirm':
+      return confirmReport(o);
+    case 'rollback':
+      return rollbackReport(o);
+    default:
+      return applyReport(o, mode);
+  }
 }

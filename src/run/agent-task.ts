@@ -2,8 +2,8 @@
 // Shared by deploy, down and status so every command talks to nodes the same way.
 import type { MeshSettings, Node } from '../inventory/types.js';
 import type { NodePlan, Plan } from '../mesh/types.js';
-import type { RemoteMode, ApplyReport, StatusReport } from '../agent/report.js';
-import { agentCommand, buildPayload, loadAgentScript } from '../agent/payload.js';
+import type { RemoteMode, AgentReport, ApplyReport, ConfirmReport, RollbackReport, StatusReport } from '../agent/report.js';
+import { agentCommand, buildPayload, loadAgentScript, type SnapshotArgs } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
 import { closeAll, connect, isSudoPasswordError, loadCredentials, targetOf } from '../ssh/index.js';
 import { runFleet, type TaskResult, type OutputMode } from './fleet.js';
@@ -15,6 +15,7 @@ interface AgentRunOptions {
   onLog?: (text: string) => void;
   /** Bounds the agent's own run once connected. */
   timeoutMs?: number;
+  snapshot?: SnapshotArgs;
 }
 
 const STEP: Record<RemoteMode, string> = {
@@ -22,19 +23,27 @@ const STEP: Record<RemoteMode, string> = {
   check: 'comparing with plan',
   down: 'removing links',
   status: 'reading status',
+  confirm: 'confirming',
+  rollback: 'rolling back',
 };
+
+/** Failures after the connection was made: the agent may have run, and changed the node, before it. */
+const afterConnect = new WeakSet<Error>();
+
+/** The node was reached and the agent may have run (and changed things) before this failure. */
+export const agentMayHaveRun = (error: Error): boolean => afterConnect.has(error);
 
 let agentScript: string | undefined;
 
 /** Runs the agent in `mode` on one node and returns its validated report. */
-async function runAgent(np: NodePlan, mesh: MeshSettings, mode: RemoteMode, o: AgentRunOptions): Promise<ApplyReport | StatusReport> {
+async function runAgent(np: NodePlan, mesh: MeshSettings, mode: RemoteMode, o: AgentRunOptions): Promise<AgentReport> {
   agentScript ??= loadAgentScript();
   o.setStep('connecting');
   const conn = await connect(np.node);
   try {
     o.setStep(STEP[mode]);
     const res = await conn.exec(
-      agentCommand(mode, { verbose: o.verbose, become: np.node.ssh.become }),
+      agentCommand(mode, { verbose: o.verbose, become: np.node.ssh.become, snapshot: o.snapshot }),
       buildPayload(np, mesh, mode, agentScript),
       { timeoutMs: o.timeoutMs ?? 300_000 },
     );
@@ -42,10 +51,16 @@ async function runAgent(np: NodePlan, mesh: MeshSettings, mode: RemoteMode, o: A
     if (np.node.ssh.become && isSudoPasswordError(res.stderr)) {
       throw new Error(`sudo on ${np.node.host} wants a password; allow passwordless sudo for ${np.node.ssh.user} or set become: false`);
     }
+    if (res.code === null) {
+      throw new Error(`no exit status from the agent (the connection was lost, or the agent killed): ${excerpt(res.stderr || res.stdout)}`);
+    }
     if (res.code !== 0) {
       throw new Error(`agent exited with code ${res.code}: ${excerpt(res.stderr || res.stdout)}`);
     }
     return parseReport(res.stdout, mode);
+  } catch (e) {
+    if (e instanceof Error) afterConnect.add(e);
+    throw e;
   } finally {
     conn.close();
   }
@@ -65,6 +80,10 @@ export interface FleetAgentOptions {
   /** Where the agent's `[#] command` trace goes in verbose mode. */
   log: (line: string) => void;
   timeoutMs?: number;
+  /** deploy: keep a snapshot (and arm a switch); confirm, rollback: the snapshot to act on. */
+  snapshot?: SnapshotArgs;
+  /** The progress title; the mode by default. */
+  title?: string;
 }
 
 /** Runs the agent in `mode` on every selected node in parallel; plans come from the whole mesh. */
@@ -83,11 +102,23 @@ export async function runAgentOnFleet(
 export async function runAgentOnFleet(
   plan: Plan,
   selected: Node[],
+  mode: 'confirm',
+  o: FleetAgentOptions,
+): Promise<Map<string, TaskResult<ConfirmReport>>>;
+export async function runAgentOnFleet(
+  plan: Plan,
+  selected: Node[],
+  mode: 'rollback',
+  o: FleetAgentOptions,
+): Promise<Map<string, TaskResult<RollbackReport>>>;
+export async function runAgentOnFleet(
+  plan: Plan,
+  selected: Node[],
   mode: RemoteMode,
   o: FleetAgentOptions,
-): Promise<Map<string, TaskResult<ApplyReport | StatusReport>>> {
+): Promise<Map<string, TaskResult<AgentReport>>> {
   const byName = new Map(plan.nodes.map((np) => [np.node.name, np]));
-  const title = mode === 'check' ? 'deploy --check' : mode;
+  const title = o.title ?? (mode === 'check' ? 'deploy --check' : mode);
   // Ask for key passphrases before the progress display takes the terminal; they are cached per
   // key file. The files are the ones connect will use (ssh_config's IdentityFile included). A key or
   // an ssh_config that fails here fails again, with its node, inside the run.
@@ -113,7 +144,7 @@ export async function runAgentOnFleet(
               .forEach((l) => o.log(`[${node.name}] ${l}`))
         : undefined;
       // parseReport checked the reply against `mode`; the overloads above give callers its type.
-      return runAgent(np, plan.mesh, mode, { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs });
+      return runAgent(np, plan.mesh, mode, { verbose: o.verbose, setStep, onLog, timeoutMs: o.timeoutMs, snapshot: o.snapshot });
     });
   } finally {
     closeAll();

@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../../src/inventory/types.js';
 import type { NodePlan } from '../../src/mesh/types.js';
-import { buildPayload, loadAgentScript } from '../../src/agent/payload.js';
+import { agentCommand, buildPayload, loadAgentScript, type SnapshotArgs } from '../../src/agent/payload.js';
 import { parseReport } from '../../src/agent/validate.js';
 import type { AgentMode, AgentReport, RemoteMode } from '../../src/agent/report.js';
 import { samplePlan } from './agent-fixture.js';
@@ -51,6 +51,7 @@ const TOOLS = [
   'rmdir',
   'cut',
   'openssl',
+  'setsid',
 ];
 
 /** What the made-up node has, whatever runs on it. */
@@ -86,6 +87,8 @@ export interface AgentRun extends NodeSetup {
   configFiles?: Record<string, string>;
   /** Another config_dir than the node's usual one. */
   configDir?: string;
+  /** --snapshot (and --switch) as rait-fleet passes them. */
+  snapshot?: SnapshotArgs;
 }
 
 export interface AgentResult<R extends AgentReport = AgentReport> {
@@ -116,6 +119,8 @@ export class MadeUpNode {
   readonly web = join(this.dir, 'web');
   /** The agent's own state directory (RF_STATE_DIR). */
   readonly stateDir = join(this.dir, 'state');
+  /** The agent's snapshots (rollback.sh): <state dir>/rollback. */
+  readonly snapshotDir = join(this.dir, 'state', 'rollback');
   private readonly env: Record<string, string>;
   private readonly procSys: Record<string, string>;
 
@@ -128,7 +133,7 @@ export class MadeUpNode {
         writeFileSync(join(bin, tool), `#!/bin/sh\necho "${tool} $*" >>"$SHIM_SPIED"\nexec ${real} "$@"\n`, { mode: 0o755 });
       } else symlinkSync(real, join(bin, tool));
     }
-    for (const fake of ['ip', 'wg', 'systemctl', 'getent', 'curl']) {
+    for (const fake of ['ip', 'wg', 'systemctl', 'systemd-run', 'getent', 'curl']) {
       if (setup.without?.includes(fake)) continue;
       writeFileSync(join(bin, fake), readFileSync(join(FAKE_BIN, fake)));
       chmodSync(join(bin, fake), 0o755);
@@ -180,12 +185,20 @@ export class MadeUpNode {
     for (const [name, text] of Object.entries(preset)) writeFileSync(join(this.configDir, name), text);
     const mode = opts.mode ?? 'deploy';
     const plan = opts.plan ?? samplePlan(opts.files);
-    return this.exec<R>(['-s', '--', mode, '-v'], mode, buildPayload(plan, mesh, mode, loadAgentScript()), opts.env);
+    // The command line rait-fleet sends, without its "sh".
+    const args = agentCommand(mode, { verbose: true, become: false, snapshot: opts.snapshot }).split(' ').slice(1);
+    return this.exec<R>(args, mode, buildPayload(plan, mesh, mode, loadAgentScript()), opts.env);
   }
 
   /** The agent a deploy left in config_dir, run on the node alone: `rait-fleet-agent apply|pull|status ...`. */
   resident<R extends AgentReport = AgentReport>(args: ['apply' | 'pull' | 'status', ...string[]]): AgentResult<R> {
     return this.exec<R>([join(this.configDir, 'rait-fleet-agent'), ...args], args[0], '');
+  }
+
+  /** An agent run as the node would start it on its own (a switch firing): `sh AGENT MODE …`; its output as is. */
+  sh(args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const r = spawnSync('/bin/sh', args, { env: this.env });
+    return { status: r.status, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
   }
 
   private exec<R extends AgentReport>(args: string[], mode: AgentMode, input: string, env: Record<string, string> = {}): AgentResult<R> {

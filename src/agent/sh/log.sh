@@ -29,6 +29,8 @@ trace() {
 		[ "$VERBOSE" = 1 ] && say "[would] $(shown "$@")"
 		return 1
 	fi
+	# Before the first change of a deploy that may have to be undone (rollback.sh).
+	[ "$SNAP_ARMED" = 1 ] || arm_before_change
 	[ "$VERBOSE" = 1 ] && say "[#] $(shown "$@")"
 	return 0
 }

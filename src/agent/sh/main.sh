@@ -11,6 +11,8 @@ APPLY_KIND=manual
 report() {
 	case $MODE in
 	status) report_status ;;
+	confirm) report_confirm ;;
+	rollback) report_rollback ;;
 	*) report_apply ;;
 	esac >&3
 }
@@ -41,6 +43,7 @@ report_apply() {
 	json_names "$KEPT"
 	printf ',"failed":[%s]},"babeld":' "$FAILED_JSON"
 	json_str "$BABELD"
+	snapshot_json
 	printf ',"notes":[%s]}\n' "$NOTES_JSON"
 }
 
@@ -75,7 +78,8 @@ sync_all() {
 }
 
 usage() {
-	say "usage: rait-fleet-agent deploy|check|down|status --stage DIR [-v]"
+	say "usage: rait-fleet-agent deploy|check|down|status --stage DIR [-v] [--snapshot ID [--switch S]]"
+	say "       rait-fleet-agent confirm|rollback --snapshot ID [--after S] [-v]"
 	say "       rait-fleet-agent apply [--boot|--heal] [-v] | pull [-v] | status"
 	exit 2
 }
@@ -86,7 +90,7 @@ main() {
 	MODE=${1:-}
 	[ $# -gt 0 ] && shift
 	case $MODE in
-	deploy | down | status | apply | pull) ;;
+	deploy | down | status | apply | pull | confirm | rollback) ;;
 	check) DRY=1 ;;
 	*) usage ;;
 	esac
@@ -95,6 +99,10 @@ main() {
 		-v) VERBOSE=1 ;;
 		--stage) [ $# -gt 1 ] || usage; STAGE=$2; shift ;;
 		--boot | --heal) [ "$MODE" = apply ] || usage; APPLY_KIND=${1#--} ;;
+		--snapshot) if [ $# -lt 2 ] || ! valid_snapshot_id "$2"; then usage; fi; SNAP_ID=$2; shift ;;
+		--switch) if [ $# -lt 2 ] || ! valid_uint "$2"; then usage; fi; SNAP_SWITCH=$2; shift ;;
+		--after) if [ $# -lt 2 ] || ! valid_uint "$2"; then usage; fi; SNAP_AFTER=$2; shift ;;
+		--restore) if [ $# -lt 2 ] || ! valid_snapshot_id "$2"; then usage; fi; RESTORING=$2; shift ;;
 		*) say "unknown option $1"; usage ;;
 		esac
 		shift
@@ -103,6 +111,8 @@ main() {
 	# A control process that dies does not stop us (sshd sends no signal without a tty): we run on
 	# and get SIGPIPE when we report. Exit through cleanup then, or the staged private key stays.
 	trap 'exit 1' INT TERM HUP PIPE
+	case $MODE in confirm | rollback) snapshot_mode ;; esac
+	[ "$APPLY_KIND" = boot ] && rollback_at_boot
 	if [ -n "$STAGE" ]; then
 		PLAN_FILE=$STAGE/plan
 		[ -r "$PLAN_FILE" ] || die "no plan in $STAGE"
@@ -124,6 +134,7 @@ main() {
 		P_LINKS=
 		P_NAMES=
 		read_old_placement
+		discard_snapshots
 		disarm_persistence
 		disarm_pull
 		sum_staged
@@ -134,6 +145,7 @@ main() {
 		case $MODE in deploy | check) adopt_config_dir ;; esac
 		read_old_placement
 		check_babeld
+		[ "$MODE" = deploy ] && take_over_unconfirmed
 		sum_staged
 		sync_files
 		case $MODE in deploy | check) install_pull_config ;; esac
