@@ -28,3 +28,5 @@ function formatWhere({ file, line, column, field }: Where): string {
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+/** deploy: the rollout stopped, and every node it had changed in the failing batch is back on its previous plan. */
+export const EXIT_ROLLED_BACK = 3;

@@ -9,11 +9,14 @@ import { planSelection, type PlanSelection } from '../run/plan-selection.js';
 import { runAgentOnFleet } from '../run/agent-task.js';
 import { allSucceeded, outcomeOf } from '../run/outcome.js';
 import { formatCheck, formatSummary } from '../run/summary.js';
+import { formatRollout } from '../rollout/summary.js';
 import { lastRunPath, recordEnd, recordStart, selectFailed } from '../run/last-run.js';
+import { rolloutOptions, type RolloutFlags } from '../rollout/flags.js';
+import type { RolloutOptions } from '../rollout/run.js';
 
 export type ApplyMode = 'deploy' | 'check' | 'down';
 
-export interface ApplyFlags {
+export interface ApplyFlags extends RolloutFlags {
   limit?: string;
   forks: number;
   json?: boolean;
@@ -24,13 +27,15 @@ export interface ApplyFlags {
 
 export async function runApplyCommand(inventoryArg: string | undefined, mode: ApplyMode, flags: ApplyFlags): Promise<void> {
   const note = (m: string) => process.stderr.write(`${m}\n`);
+  // Flags that do not fit together are refused before the inventory is read.
+  const rollout = mode === 'down' ? undefined : rolloutOptions(flags);
   // The state lock is held for the whole run, so two deploys/downs of one fleet never interleave their
   // writes to the nodes; --limit and the templates are checked before the state is written.
   return runWithFleetLock(
     inventoryArg,
     note,
     (fleet) => prepareApply(fleet, flags.limit),
-    (p) => applyPrepared(p, mode, flags, note),
+    (p) => applyPrepared(p, mode, flags, note, rollout),
   );
 }
 
@@ -47,6 +52,7 @@ async function applyPrepared(
   mode: ApplyMode,
   flags: ApplyFlags,
   note: (m: string) => void,
+  rollout: RolloutOptions | undefined,
 ): Promise<void> {
   const record = lastRunPath(inventory.statePath);
   const selected = flags.retryFailed ? selectFailed(record, limited) : limited;
@@ -61,9 +67,21 @@ async function applyPrepared(
       selected.map((n) => n.name),
     );
   const output = progressOutput(Boolean(flags.json));
-  const results = await runAgentOnFleet(plan, selected, mode, { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note });
+  const ctx = { forks: flags.forks, output, verbose: Boolean(flags.verbose), log: note };
+  if (mode === 'deploy') {
+    const { runRollout } = await import('../rollout/run.js');
+    const { outcomes, report, exitCode } = await runRollout(plan, selected, rollout!, ctx);
+    recordEnd(record, outcomes);
+    if (flags.json)
+      process.stdout.write(
+        `${JSON.stringify({ command: mode, ok: exitCode === EXIT_OK, exitCode, nodes: outcomes, rollout: report }, null, 2)}\n`,
+      );
+    else process.stdout.write(`${[formatSummary(outcomes), ...formatRollout(report)].join('\n')}\n`);
+    process.exitCode = exitCode;
+    return;
+  }
+  const results = await runAgentOnFleet(plan, selected, mode, ctx);
   const outcomes = selected.map((n) => outcomeOf(n.name, results.get(n.name)!));
-  if (mode === 'deploy') recordEnd(record, outcomes);
   const ok = allSucceeded(outcomes);
   if (flags.json) process.stdout.write(`${JSON.stringify({ command: mode, ok, nodes: outcomes }, null, 2)}\n`);
   else process.stdout.write(`${mode === 'check' ? formatCheck(outcomes) : formatSummary(outcomes)}\n`);

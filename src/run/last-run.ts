@@ -20,7 +20,7 @@ export interface LastRun {
   nodes: Record<string, LastNodeRun>;
 }
 
-const RESULTS: readonly LastResult[] = ['changed', 'unchanged', 'failed', 'unreachable', 'interrupted'];
+const RESULTS: readonly LastResult[] = ['changed', 'unchanged', 'failed', 'unreachable', 'rolled-back', 'skipped', 'interrupted'];
 const SUCCEEDED: readonly LastResult[] = ['changed', 'unchanged'];
 
 export const lastRunPath = (statePath: string): string => `${statePath}.last-run.json`;

@@ -10,7 +10,11 @@ import {
 import { isUnreachable } from '../ssh/index.js';
 import type { TaskResult } from './task-result.js';
 
-export type NodeResult = 'changed' | 'unchanged' | 'failed' | 'unreachable';
+/**
+ * rolled-back: deployed, then put back on its previous plan (the rollout stopped); skipped: in a batch
+ * the rollout never reached.
+ */
+export type NodeResult = 'changed' | 'unchanged' | 'failed' | 'unreachable' | 'rolled-back' | 'skipped';
 
 export interface NodeOutcome {
   node: string;

@@ -144,6 +144,10 @@ function beforeDeadline<T>(pending: Promise<T>, deadline: number, label: string,
   });
 }
 
+/** An established session that does not answer 3 keepalives 5 s apart is gone. */
+const KEEPALIVE_MS = 5000;
+const KEEPALIVE_COUNT = 3;
+
 function dial(to: Endpoint, dialer: Dialer, sock: Duplex | undefined, timeoutMs: number): Promise<Client> {
   const { settings, creds, log } = dialer;
   const label = endpointLabel(to);
@@ -178,6 +182,10 @@ function dial(to: Endpoint, dialer: Dialer, sock: Duplex | undefined, timeoutMs:
       passphrase: creds.passphrase,
       agent: creds.agent,
       readyTimeout: timeoutMs,
+      // A session whose path died (a deploy that cut the mesh a jump host reaches the node over) ends
+      // within seconds, not when TCP gives up minutes later.
+      keepaliveInterval: KEEPALIVE_MS,
+      keepaliveCountMax: KEEPALIVE_COUNT,
       algorithms: { serverHostKey: hostKeyAlgorithms(known) as ServerHostKeyAlgorithm[] },
       hostVerifier: (key: Buffer) => {
         try {
