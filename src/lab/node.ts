@@ -13,6 +13,8 @@ import type { Lab, LabNode } from './types.js';
 const NODE_FILES = '/mnt';
 
 export const hostKeyPath = (node: LabNode): string => join(node.dir, 'ssh_host_ed25519_key');
+/** The node's IPv4 loopback address (without its /32), where its sshd listens too. */
+export const loopback4Address = (node: LabNode): string => node.loopback4.split('/')[0]!;
 const sshdConfigPath = (node: LabNode): string => join(node.dir, 'sshd_config');
 const sshdLogPath = (node: LabNode): string => join(node.dir, 'sshd.log');
 
@@ -21,6 +23,9 @@ export function sshdConfig(node: LabNode): string {
   return [
     // Behind NAT the router forwards SSH to the node's own address.
     `ListenAddress ${node.nat?.privateAddress ?? node.address}`,
+    // And on the address babeld announces over the mesh: a node can be reached through another one
+    // as a jump host, over the overlay, as a fleet whose nodes sit behind the mesh is.
+    `ListenAddress ${loopback4Address(node)}`,
     'Port 22',
     `HostKey ${NODE_FILES}/ssh_host_ed25519_key`,
     'PidFile /run/sshd.pid',

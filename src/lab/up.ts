@@ -8,7 +8,7 @@ import { parsePrefix } from './cidr.js';
 import { labDown } from './down.js';
 import { DEFAULT_BABELD_TEMPLATE } from '../inventory/load.js';
 import { downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
-import { hostKeyPath, startNode, waitForSshd, writeNodeFiles } from './node.js';
+import { hostKeyPath, loopback4Address, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, labNamespacePattern, nodeLinkPattern, planLab, validateName } from './plan.js';
 import { assertPrograms, assertRoot } from './preflight.js';
 import { raiseInotifyInstances } from './inotify.js';
@@ -61,8 +61,10 @@ async function writeFiles(lab: Lab): Promise<void> {
     ),
   ]);
   for (const node of lab.nodes) writeNodeFiles(node, `${labKey}\n`);
-  // Port 22: OpenSSH writes the bare address (no [host]:port form).
-  writeFileSync(lab.knownHosts, lab.nodes.map((n, i) => `${n.address} ${hostKeys[i]}\n`).join(''), { mode: 0o644 });
+  // Port 22: OpenSSH writes the bare address (no [host]:port form). The loopback address too: sshd
+  // listens there as well.
+  const lines = lab.nodes.flatMap((n, i) => [`${n.address} ${hostKeys[i]}\n`, `${loopback4Address(n)} ${hostKeys[i]}\n`]);
+  writeFileSync(lab.knownHosts, lines.join(''), { mode: 0o644 });
 }
 
 /**

@@ -117,6 +117,12 @@ describe('planLab', () => {
     assert.equal(lab.nodes[0]!.nat, undefined);
     assert.ok(lab.loopbackRanges.includes('10.233.1.0/24'), 'the private range is routed onto the bridge, never out by default');
     assert.ok(sshdConfig(n3).split('\n').includes('ListenAddress 10.233.1.2'));
+    assert.ok(
+      sshdConfig(n3)
+        .split('\n')
+        .includes(`ListenAddress ${n3.loopback4.split('/')[0]}`),
+      'and on its loopback',
+    );
     assert.match(renderInventory(lab, '/t', 'x'), /\n {2}n3:\n {4}host: 10\.231\.1\.3\n {4}nat: true\n/);
   });
 });
