@@ -40,7 +40,6 @@ snapshot_dirs() {
 	set -f
 }
 snap_state() { cat "$1/state" 2>/dev/null; }
-
 # The plan of the last deploy, where the recorded config_dir (or this plan's) keeps it.
 previous_config_dir() {
 	pc_dir=$(cat "$CONFIG_DIR_RECORD" 2>/dev/null)
@@ -58,8 +57,13 @@ fill_snapshot() { # dir
 	fs_prev=$(previous_config_dir)
 	mkdir -m 0700 "$1/stage" || die "cannot write a snapshot in $1"
 	if [ ! -f "$fs_prev/plan" ] || [ "$(plan_value state "$fs_prev/plan")" = down ]; then
-		if [ -f "$fs_prev/plan" ]; then cp "$fs_prev/plan" "$1/stage/plan"; else cp "$STAGE/plan" "$1/stage/plan"; fi ||
-			die "cannot write a snapshot in $1"
+		# A down plan as rait-fleet writes one: no links, and "state down", so that a restore
+		# stores a plan that brings nothing back at boot.
+		if [ -f "$fs_prev/plan" ]; then
+			cp "$fs_prev/plan" "$1/stage/plan"
+		else
+			awk '$1 != "link" && $1 != "state" { print } END { print "state down" }' "$PLAN_FILE" >"$1/stage/plan"
+		fi || die "cannot write a snapshot in $1"
 		echo down >"$1/kind"
 		return 0
 	fi
