@@ -88,6 +88,21 @@ describe('deploy --snapshot: what is kept, and the switch', () => {
       assert.equal(confirm(n, 'd1').state, 'absent');
     }));
 
+  it('a no-op deploy after a confirmed one starts no more processes than one without --snapshot', () =>
+    onNode({ spy: ['cksum', 'cat', 'cp', 'mkdir', 'mv', 'rm', 'find', 'sed', 'awk', 'setsid', 'sleep'] }, (n) => {
+      // The first deploy writes every file: it keeps a snapshot (to take the node down again).
+      assert.equal(deploy(n, before, { id: 'd1', switchSeconds: 60 }).report.snapshot, 'd1');
+      assert.equal(confirm(n, 'd1').state, 'confirmed');
+      // The calls, but for the name of the stage (mktemp's).
+      const calls = (r: AgentResult<ApplyReport>): string[] => lines(r.spied.replace(/tmp\.\w+/g, 'STAGE'));
+      const plain = calls(deploy(n));
+      // The confirmed snapshot stays (kept) and is looked at, by the shell alone.
+      const r = deploy(n, before, { id: 'd2', switchSeconds: 60 });
+      assert.equal(r.report.snapshot, undefined);
+      assert.deepEqual(calls(r), plain);
+      assert.ok(existsSync(join(n.snapshotDir, 'd1')), 'the kept snapshot is not touched');
+    }));
+
   it('--switch 0 keeps the snapshot without a switch', () =>
     onNode({}, (n) => {
       deploy(n);

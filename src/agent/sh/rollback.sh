@@ -39,7 +39,13 @@ snapshot_dirs() {
 	for sd_dir in "$SNAP_ROOT"/*/ ${1:+"$SNAP_ROOT"/.new-*/}; do [ -d "$sd_dir" ] && printf '%s\n' "${sd_dir%/}"; done
 	set -f
 }
-snap_state() { cat "$1/state" 2>/dev/null; }
+# The snapshot waits for its confirmation. Read by the shell, not a cat in a subshell: a no-op
+# deploy after a confirmed one starts no process for it.
+snap_pending() {
+	sp_state=
+	read -r sp_state 2>/dev/null <"$1/state" || :
+	[ "$sp_state" = pending ]
+}
 # The plan of the last deploy, where the recorded config_dir (or this plan's) keeps it.
 previous_config_dir() {
 	pc_dir=$(cat "$CONFIG_DIR_RECORD" 2>/dev/null)
@@ -115,7 +121,7 @@ find_pending() {
 	PENDING_ID=
 	for fp_dir in $(snapshot_dirs); do
 		[ -d "$fp_dir/claimed" ] && die "a rollback of deploy ${fp_dir##*/} is running on this node: deploy again when it is done"
-		[ "$(snap_state "$fp_dir")" = pending ] && PENDING_ID=${fp_dir##*/}
+		snap_pending "$fp_dir" && PENDING_ID=${fp_dir##*/}
 	done
 	return 0
 }
@@ -197,7 +203,7 @@ confirm_snapshot() {
 		# The claim is the switch's too: one of the two wins.
 		if ! mkdir "$cs_dir/claimed" 2>/dev/null; then
 			CONFIRM_STATE=rolling-back
-		elif [ "$(snap_state "$cs_dir")" != pending ]; then
+		elif ! snap_pending "$cs_dir"; then
 			rmdir "$cs_dir/claimed"
 			CONFIRM_STATE=confirmed
 		else
@@ -257,7 +263,7 @@ rollback_snapshot() {
 	if [ -n "$SNAP_AFTER" ]; then
 		RB_BY=switch
 		# Confirmed meanwhile: the switch has nothing to do.
-		[ "$(snap_state "$rs_dir")" = pending ] || { rmdir "$rs_dir/claimed"; exit 0; }
+		snap_pending "$rs_dir" || { rmdir "$rs_dir/claimed"; exit 0; }
 		rm -f "$rs_dir/switch"
 	else
 		RB_BY=control
