@@ -107,7 +107,8 @@ function jumpClient(hops: Endpoint[], dialer: Dialer): Promise<Client> {
     pending = (async () => {
       const sock = hops.length > 1 ? await forward(await jumpClient(hops.slice(0, -1), dialer), hop) : undefined;
       const client = await dial(hop, dialer, sock, dialer.timeoutMs);
-      client.once('close', () => jumps.delete(key));
+      // Only this connection's entry: closeAll may have replaced it with a newer one by now.
+      client.once('close', () => jumps.get(key) === pending && jumps.delete(key));
       return client;
     })();
     jumps.set(key, pending);
