@@ -62,9 +62,17 @@ describe('rait-fleet lab', () => {
       for (const other of lab.nodes.filter((o) => o !== node)) assert.ok(!addrs.includes(other.address));
     }
     // n1's address with n2's key: strict checking must refuse.
+    // A node's key is there under its address and its loopback address (its sshd listens on both).
     const lines = readFileSync(lab.knownHosts, 'utf8').trim().split('\n');
+    const keyOf = (host: string): string | undefined =>
+      lines
+        .find((l) => l.startsWith(`${host} `))
+        ?.split(' ')
+        .slice(1)
+        .join(' ');
+    assert.equal(keyOf(lab.nodes[1]!.loopback4.split('/')[0]!), keyOf(lab.nodes[1]!.address));
     const swapped = join(work, 'known_hosts.swapped');
-    writeFileSync(swapped, `${lab.nodes[0]!.address} ${lines[1]!.split(' ').slice(1).join(' ')}\n`);
+    writeFileSync(swapped, `${lab.nodes[0]!.address} ${keyOf(lab.nodes[1]!.address)}\n`);
     const bad = await labSsh({ ...lab, knownHosts: swapped }, lab.nodes[0]!.address, 'true');
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /host key/i);
