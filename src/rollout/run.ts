@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Node } from '../inventory/types.js';
 import type { Plan } from '../mesh/types.js';
 import type { ApplyReport, RollbackBy } from '../agent/report.js';
-import { agentMayHaveRun, runAgentOnFleet } from '../run/agent-task.js';
+import { agentMayHaveRun, runAgentOnFleet, sessionLost } from '../run/agent-task.js';
 import type { OutputMode, TaskResult } from '../run/fleet.js';
 import { outcomeOf, allSucceeded, type NodeOutcome } from '../run/outcome.js';
 import { collectStatus } from '../status/collect.js';
@@ -97,7 +97,7 @@ export async function runRollout(plan: Plan, selected: Node[], opts: RolloutOpti
     const deployedAt = Date.now();
     for (const n of batch) outcomes.set(n.name, outcomeOf(n.name, results.get(n.name)!));
     // The nodes this deploy may have changed: those that say they kept a snapshot, and those whose
-    // connection failed while their agent may have been at work.
+    // session was lost while their agent may have been at work.
     const touched = snapshot ? batch.filter((n) => mayHaveChanged(results.get(n.name)!, id)) : [];
     let stop: string | undefined;
     if (gated) {
@@ -139,8 +139,13 @@ export async function runRollout(plan: Plan, selected: Node[], opts: RolloutOpti
   return { outcomes: all, report, exitCode };
 }
 
+/**
+ * Its agent said it kept a snapshot of this deploy (also in a reply that is not ok), or its session
+ * was lost mid-run. An agent that crashed or answered garbage is a failed node, as without a
+ * rollout: not confirmed, so a switch it had armed restores it.
+ */
 function mayHaveChanged(result: TaskResult<ApplyReport>, id: string): boolean {
-  return result.ok ? result.value.snapshot === id : agentMayHaveRun(result.error);
+  return result.ok ? result.value.snapshot === id : sessionLost(result.error);
 }
 
 const names = (nodes: Node[]): string => nodes.map((n) => n.name).join(', ');

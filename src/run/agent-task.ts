@@ -5,7 +5,7 @@ import type { NodePlan, Plan } from '../mesh/types.js';
 import type { RemoteMode, AgentReport, ApplyReport, ConfirmReport, RollbackReport, StatusReport } from '../agent/report.js';
 import { agentCommand, buildPayload, loadAgentScript, type SnapshotArgs } from '../agent/payload.js';
 import { parseReport, printable } from '../agent/validate.js';
-import { closeAll, connect, isSudoPasswordError, loadCredentials, targetOf } from '../ssh/index.js';
+import { closeAll, connect, isSudoPasswordError, isUnreachable, loadCredentials, targetOf } from '../ssh/index.js';
 import { runFleet, type TaskResult, type OutputMode } from './fleet.js';
 
 interface AgentRunOptions {
@@ -33,6 +33,15 @@ const afterConnect = new WeakSet<Error>();
 /** The node was reached and the agent may have run (and changed things) before this failure. */
 export const agentMayHaveRun = (error: Error): boolean => afterConnect.has(error);
 
+/** The session ended before the agent's exit status came: the node may be cut off mid-run. */
+class SessionLost extends Error {}
+
+/**
+ * The agent may have run and its session was lost on the way (no exit status, a timeout, a broken
+ * connection): unlike an agent that answered, however badly, nothing says what the node is left with.
+ */
+export const sessionLost = (error: Error): boolean => agentMayHaveRun(error) && (error instanceof SessionLost || isUnreachable(error));
+
 let agentScript: string | undefined;
 
 /** Runs the agent in `mode` on one node and returns its validated report. */
@@ -52,7 +61,9 @@ async function runAgent(np: NodePlan, mesh: MeshSettings, mode: RemoteMode, o: A
       throw new Error(`sudo on ${np.node.host} wants a password; allow passwordless sudo for ${np.node.ssh.user} or set become: false`);
     }
     if (res.code === null) {
-      throw new Error(`no exit status from the agent (the connection was lost, or the agent killed): ${excerpt(res.stderr || res.stdout)}`);
+      throw new SessionLost(
+        `no exit status from the agent (the connection was lost, or the agent killed): ${excerpt(res.stderr || res.stdout)}`,
+      );
     }
     if (res.code !== 0) {
       throw new Error(`agent exited with code ${res.code}: ${excerpt(res.stderr || res.stdout)}`);

@@ -80,7 +80,13 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
 
     // sudo ran the agent as root for op, and its command line was the fixed words: the payload came on stdin.
     const log = await nodeSh(lab!, 'n1', `cat ${SUDO_LOG}`);
-    assert.match(log, new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- deploy$`, 'm'), log);
+    // (and a deploy id and the switch's seconds, checked values: docs/agent-protocol.md, "Rollback")
+    assert.match(
+      log,
+      new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- deploy --snapshot [0-9T]+-[0-9a-f]{8} --switch 30$`, 'm'),
+      log,
+    );
+    assert.match(log, new RegExp(`: ${USER} : .*USER=root ; COMMAND=\\S*/sh -s -- confirm --snapshot [0-9T]+-[0-9a-f]{8}$`, 'm'), log);
     const privateKey = readState(suite.statePath).nodes['n1']!.privateKey;
     assert.ok(!log.includes(privateKey), "the private key must not be on sudo's command line");
   });
@@ -93,6 +99,7 @@ describe('SSH features of issue 4 on a 2-node lab', () => {
     assert.equal(byNode.get('n1')?.result, 'failed');
     assert.match(byNode.get('n1')?.error ?? '', new RegExp(`sudo .*wants a password.*${USER}`));
     assert.equal(byNode.get('n2')?.result, 'unchanged', byNode.get('n2')?.error);
+    assert.doesNotMatch(r.stderr, /rolling back/, 'sudo refused before the agent ran: nothing to confirm or roll back');
   });
 
   it('ssh-agent: authenticates through SSH_AUTH_SOCK when the identity file does not exist', async () => {
