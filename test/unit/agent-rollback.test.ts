@@ -4,7 +4,7 @@
 // restores a snapshot. No root.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ApplyReport, ConfirmReport, RollbackReport } from '../../src/agent/report.js';
 import { systemdUnits } from '../../src/mesh/units.js';
@@ -157,6 +157,18 @@ describe('rollback', () => {
       assert.equal(lines(again.changes).length, 0);
       assert.equal(confirm(n, 'd1').state, 'rolled-back');
       assert.deepEqual([rollback(n, 'never').report.by, rollback(n, 'never').report.report], ['none', null]);
+    }));
+
+  it("restores the files a deploy of the previous plan had: a dual-stack node's second rait.conf, the pull config", () =>
+    onNode({}, (n) => {
+      deploy(n);
+      // As a deploy with mesh.pull and a second transport had left them (this plan has neither).
+      const extra = { 'rait-ip6.conf': readFileSync(join(n.configDir, 'rait.conf'), 'utf8'), pull: 'signer x\n' };
+      for (const [name, text] of Object.entries(extra)) writeFileSync(join(n.configDir, name), text, { mode: 0o600 });
+      deploy(n, after, { id: 'd1', switchSeconds: 0 });
+      for (const name of Object.keys(extra)) assert.ok(!existsSync(join(n.configDir, name)), `${name}: removed by the deploy`);
+      assert.equal(rollback(n, 'd1').report.ok, true);
+      for (const [name, text] of Object.entries(extra)) assert.equal(stored(n, name), text, `${name}: restored`);
     }));
 
   it('by the switch, when no confirmation comes in time', () =>

@@ -74,7 +74,7 @@ fill_snapshot() { # dir
 		return 0
 	fi
 	grep -q '^PrivateKey = ' "$fs_prev/rait.conf" 2>/dev/null || die "cannot keep the previous state: no key in $fs_prev/rait.conf"
-	for file in plan rait.conf peers.conf rait-fleet-agent; do
+	for file in plan rait.conf rait-ip4.conf rait-ip6.conf peers.conf rait-fleet-agent pull; do
 		[ -f "$fs_prev/$file" ] && { cp -p "$fs_prev/$file" "$1/stage/$file" || die "cannot copy $fs_prev/$file into a snapshot"; }
 	done
 	fs_babeld=$(plan_value babeld_config "$fs_prev/plan")
