@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Argument parsing and wiring only: each command lives in src/commands/<name>.ts.
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError } from './commands/commander.js';
 import { InputError, EXIT_USAGE, EXIT_FAILED } from './errors.js';
 import { commands } from './commands/index.js';
 

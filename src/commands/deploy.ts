@@ -1,4 +1,4 @@
-import { Option, type Command } from 'commander';
+import { Option, type Command } from './commander.js';
 import type { ApplyFlags } from './apply-action.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 import { parseMaxFail, parseSerial } from '../rollout/batches.js';

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import type { ApplyFlags } from './apply-action.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, verboseOption } from './options.js';
 

@@ -1,5 +1,5 @@
 // Registers exporter; its implementation (an HTTP server and the status modules) loads only when it runs.
-import { Option, type Command } from 'commander';
+import { Option, type Command } from './commander.js';
 import type { ExporterFlags } from './exporter-action.js';
 import { parseListenAddress } from '../exporter/listen-address.js';
 import { forksOption, inventoryArgHelp, limitOption, positiveInt } from './options.js';

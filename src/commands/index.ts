@@ -1,5 +1,5 @@
 // Every command registers itself on the program; cli.ts only wires them.
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import keygen from './keygen.js';
 import render from './render.js';
 import deploy from './deploy.js';

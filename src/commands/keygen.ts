@@ -1,5 +1,5 @@
 // Registers keygen; its implementation (and the modules it needs) loads only when it runs.
-import type { Command } from 'commander';
+import type { Command } from './commander.js';
 import type { KeygenFlags } from './keygen-action.js';
 import { inventoryArgHelp } from './options.js';
 

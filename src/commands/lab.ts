@@ -1,5 +1,5 @@
 // Registers the lab commands; their implementation (and the lab modules) loads only when one runs.
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from './commander.js';
 import { DEFAULT_NAME, DEFAULT_NODES } from '../lab/plan.js';
 import type { LabFlags, UpFlags } from './lab-action.js';
 

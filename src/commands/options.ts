@@ -1,5 +1,5 @@
 // Flags several commands share, parsed the same way everywhere.
-import { Option } from 'commander';
+import { Option } from './commander.js';
 import { InputError } from '../errors.js';
 
 /**

@@ -1,6 +1,5 @@
 // Registers publish; its implementation (and the modules it needs) loads only when it runs.
-import type { Command } from 'commander';
-import { Option } from 'commander';
+import { Option, type Command } from './commander.js';
 import { InputError } from '../errors.js';
 import type { PublishFlags } from './publish-action.js';
 import { inventoryArgHelp } from './options.js';

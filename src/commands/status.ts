@@ -1,5 +1,5 @@
 // Registers status; its implementation (and the modules it needs) loads only when it runs.
-import { Option, type Command } from 'commander';
+import { Option, type Command } from './commander.js';
 import type { StatusFlags } from './status-action.js';
 import { forksOption, inventoryArgHelp, jsonOption, limitOption, positiveInt, verboseOption } from './options.js';
 

@@ -1,7 +1,11 @@
 // Reads typed values out of a parsed YAML document; every error carries file:line:column and the field path.
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode, type Scalar } from 'yaml';
+import type * as Yaml from 'yaml';
+import type { Document, LineCounter, Node as YamlNode, Scalar } from 'yaml';
+import { requireCjs } from '../cjs.js';
 import { InputError } from '../errors.js';
 import { didYouMean } from './suggest.js';
+
+const { LineCounter: LineCounterClass, isAlias, isMap, isScalar, isSeq, parseDocument } = requireCjs('yaml') as typeof Yaml;
 
 /** A value in the document with its field path (e.g. `nodes.hk1.address_family`). */
 export interface Field {
@@ -24,7 +28,7 @@ export class YamlReader {
     readonly file: string,
     text: string,
   ) {
-    const lineCounter = new LineCounter();
+    const lineCounter = new LineCounterClass();
     this.lines = lineCounter;
     // Duplicate keys are detected by map() so that the error can name the field.
     const doc = parseDocument(text, { lineCounter, uniqueKeys: false, prettyErrors: false });

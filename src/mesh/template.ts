@@ -1,5 +1,7 @@
 // Liquid templates (babeld.conf and user templates) and the variables they see. Pure: text in, text out.
-import { Liquid, type Template } from 'liquidjs';
+import type * as LiquidJs from 'liquidjs';
+import type { Liquid, Template } from 'liquidjs';
+import { requireCjs } from '../cjs.js';
 import { InputError } from '../errors.js';
 import type { MeshSettings } from '../inventory/types.js';
 import { sendPortOf } from '../state/send-ports.js';
@@ -53,11 +55,16 @@ interface CompiledTemplate {
   parsed: Template[];
 }
 
-const engine = new Liquid({ strictFilters: true });
+let liquid: Liquid | undefined;
+
+/** The template engine, loaded when the first template is compiled (babeld disabled: never). */
+function engine(): Liquid {
+  return (liquid ??= new (requireCjs('liquidjs') as typeof LiquidJs).Liquid({ strictFilters: true }));
+}
 
 export function compileTemplate(text: string, file: string): CompiledTemplate {
   try {
-    return { file, parsed: engine.parse(text, file) };
+    return { file, parsed: engine().parse(text, file) };
   } catch (err) {
     throw new InputError(`template error: ${(err as Error).message}`, { file });
   }
@@ -65,7 +72,7 @@ export function compileTemplate(text: string, file: string): CompiledTemplate {
 
 export function renderTemplate(template: CompiledTemplate, scope: TemplateScope): string {
   try {
-    const text = engine.renderSync(template.parsed, scope) as string;
+    const text = engine().renderSync(template.parsed, scope) as string;
     // liquidjs concatenates its output: a rope of thousands of pieces per file at 1,000 nodes.
     // Reading a character makes V8 flatten it in place (a third of a rendered plan's memory).
     text.charCodeAt(0);

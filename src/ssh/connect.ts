@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import ssh2, { type Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import type { Client, ConnectConfig, ServerHostKeyAlgorithm } from 'ssh2';
+import { requireCjs } from '../cjs.js';
 import type { Node, SshSettings } from '../inventory/types.js';
 import { SshError } from './errors.js';
 import { execOnClient, type ExecOptions, type ExecResult } from './exec.js';
@@ -15,6 +17,8 @@ import { hostKeyAlgorithms, knownKeyTypes } from './host-keys.js';
 import { loadCredentials, type Credentials } from './identity.js';
 import { hostConfigFrom, resolveTarget, type Endpoint, type HostConfig, type Target } from './target.js';
 import { parsedFile } from './file-cache.js';
+
+const ssh2 = requireCjs('ssh2') as typeof Ssh2;
 
 export interface ConnectOptions {
   /** Passphrase for an encrypted identity file (else RAIT_FLEET_SSH_PASSPHRASE, else a prompt on a TTY). */

@@ -1,7 +1,10 @@
 /** Client credentials: the first existing identity file (decrypted if needed) and/or the ssh-agent. */
 import { existsSync, readFileSync } from 'node:fs';
-import ssh2 from 'ssh2';
+import type * as Ssh2 from 'ssh2';
+import { requireCjs } from '../cjs.js';
 import { SshError } from './errors.js';
+
+const ssh2 = requireCjs('ssh2') as typeof Ssh2;
 
 export interface Credentials {
   privateKey?: Buffer;

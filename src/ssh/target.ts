@@ -6,7 +6,8 @@
  * where the node still has the built-in default (root, 22, ~/.ssh/id_ed25519). A node's `ssh.jump` wins
  * over ProxyJump.
  */
-import SSHConfig from 'ssh-config';
+import type * as SshConfig from 'ssh-config';
+import { requireCjs } from '../cjs.js';
 import { InputError } from '../errors.js';
 import { DEFAULT_SSH_PORT, DEFAULT_SSH_USER, defaultIdentityFile } from '../inventory/load.js';
 import type { SshSettings } from '../inventory/types.js';
@@ -35,7 +36,7 @@ export interface LocalContext {
 export type HostConfig = (host: string) => Record<string, string | string[]>;
 
 export function hostConfigFrom(configText: string): HostConfig {
-  const config = SSHConfig.parse(configText);
+  const config = (requireCjs('ssh-config') as typeof SshConfig).default.parse(configText);
   // `Match exec` would run a command of the config's choosing: never evaluated here.
   return (host) => config.compute(host, { ignoreCase: true, matchExec: false });
 }

@@ -1,11 +1,14 @@
 // The state file format (TOML): `version = 1` and one `[nodes.<name>]` table per node; a dual-stack
 // node has `send_port` (ip4) and `send_port_ip6`, every other node `send_port` alone, as always. Pure.
-import TOML from '@iarna/toml';
+import type * as Toml from '@iarna/toml';
+import { requireCjs } from '../cjs.js';
 import { InputError } from '../errors.js';
 import { isWireGuardKey, publicKeyOf } from './keys.js';
 import { tomlKey, tomlString } from './toml.js';
 import { signingPublicKeyOf } from './signing.js';
 import type { FleetState, NodeKeys, Signing } from './types.js';
+
+type JsonMap = Toml.JsonMap;
 
 const STATE_VERSION = 1;
 const NODE_FIELDS = ['private_key', 'public_key', 'send_port', 'send_port_ip6'] as const;
@@ -51,9 +54,9 @@ function signingTable(s: Signing): string {
 
 /** Parses and validates state text; errors name `file` and the field. */
 export function parseState(file: string, text: string): FleetState {
-  let doc: TOML.JsonMap;
+  let doc: JsonMap;
   try {
-    doc = TOML.parse(text);
+    doc = (requireCjs('@iarna/toml') as typeof Toml).parse(text) as JsonMap;
   } catch (err) {
     const e = err as Error & { line?: number; col?: number };
     const where = { file, field: 'TOML syntax', ...(e.line !== undefined && { line: e.line + 1, column: (e.col ?? 0) + 1 }) };
@@ -69,10 +72,10 @@ export function parseState(file: string, text: string): FleetState {
   const nodes: Record<string, NodeKeys> = {};
   const portOwner = new Map<number, string>();
   const keyOwner = new Map<string, string>();
-  for (const [name, value] of Object.entries(tables as TOML.JsonMap)) {
+  for (const [name, value] of Object.entries(tables as JsonMap)) {
     const field = `nodes.${name}`;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(field, 'expected a table');
-    const t = value as TOML.JsonMap;
+    const t = value as JsonMap;
     for (const key of Object.keys(t)) {
       if (!(NODE_FIELDS as readonly string[]).includes(key)) fail(`${field}.${key}`, 'unknown key');
     }
@@ -101,7 +104,7 @@ export function parseState(file: string, text: string): FleetState {
 
 function parseSigning(value: unknown, fail: (field: string, message: string) => never): Signing {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail('signing', 'expected a table');
-  const t = value as TOML.JsonMap;
+  const t = value as JsonMap;
   for (const key of Object.keys(t)) if (!(SIGNING_FIELDS as readonly string[]).includes(key)) fail(`signing.${key}`, 'unknown key');
   const pair = (priv: string, pub: string) => {
     const privateKey = t[priv];
