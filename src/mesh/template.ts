@@ -59,7 +59,14 @@ let liquid: Liquid | undefined;
 
 /** The template engine, loaded when the first template is compiled (babeld disabled: never). */
 function engine(): Liquid {
-  return (liquid ??= new (requireCjs('liquidjs') as typeof LiquidJs).Liquid({ strictFilters: true }));
+  // Without a locale, liquidjs asks Intl.DateTimeFormat for the default one, which loads ICU's date
+  // and time zone data: 12 ms of every deploy. PluralRules resolves the same default locale in 0.3 ms
+  // (date filters still format through Intl.DateTimeFormat with it).
+  liquid ??= new (requireCjs('liquidjs') as typeof LiquidJs).Liquid({
+    strictFilters: true,
+    locale: new Intl.PluralRules().resolvedOptions().locale,
+  });
+  return liquid;
 }
 
 export function compileTemplate(text: string, file: string): CompiledTemplate {
