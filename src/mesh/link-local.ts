@@ -9,8 +9,13 @@ export interface KeySeed {
   readonly peer: readonly [number, number];
 }
 
-/** Lower-case hex of every 16-bit group, without leading zeros. */
-const HEX = Array.from({ length: 0x10000 }, (_, i) => i.toString(16));
+/**
+ * Lower-case hex of 16-bit groups without leading zeros, each made when first needed: a 1,000-node
+ * plan meets most of the 65,536 values, a deploy --limit of one node a few dozen (making all of them
+ * up front cost every command 5 ms).
+ */
+const HEX: string[] = new Array<string>(0x10000);
+const hex = (group: number): string => (HEX[group] ??= group.toString(16));
 
 export function keySeed(publicKey: string): KeySeed {
   const h = createHash('sha256').update(publicKey).digest();
@@ -26,7 +31,7 @@ export function linkLocal(own: KeySeed, peer: KeySeed): string {
   const g0 = hi >>> 16 || 1;
   // join() yields one flat string; chained `+` would leave a tree of cons strings per address (GC-heavy
   // at a million links).
-  return ['fe80:', HEX[g0], HEX[hi & 0xffff], HEX[lo >>> 16], `${HEX[lo & 0xffff]}/64`].join(':');
+  return ['fe80:', hex(g0), hex(hi & 0xffff), hex(lo >>> 16), `${hex(lo & 0xffff)}/64`].join(':');
 }
 
 /** MurmurHash3's 32-bit finalizer: a cheap, well-mixing bijection. */
