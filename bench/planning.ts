@@ -1,0 +1,40 @@
+// Planning a 1,000-node mesh (bench/plan.ts), one process per run: time and peak RSS of each phase.
+import { join } from 'node:path';
+import { mustMeasure } from './measure.js';
+import { summarize, type Sample } from './stats.js';
+
+export const PLAN_NODES = 1000;
+
+export interface PlanResult {
+  /** planMesh and every node's links (peers.conf included): what every command does. */
+  planMs: Sample;
+  planRssMiB: Sample;
+  /** Every node's files, babeld.conf through liquidjs: what a deploy of the whole fleet adds. */
+  renderMs: Sample;
+  /** Peak of the whole process, planning included. */
+  renderRssMiB: Sample;
+}
+
+export async function benchPlanning(node: string, benchDir: string, runs: number): Promise<PlanResult> {
+  const samples = { planMs: [] as number[], planRssMiB: [] as number[], renderMs: [] as number[], renderRssMiB: [] as number[] };
+  const patterns: [keyof typeof samples, RegExp][] = [
+    ['planMs', /^planning \(.*?\)\s+(\d+) ms$/m],
+    ['planRssMiB', /^peak RSS after planning\s+(\d+) MiB$/m],
+    ['renderMs', /^rendering every node's files\s+(\d+) ms$/m],
+    ['renderRssMiB', /^peak RSS after rendering \(whole process\)\s+(\d+) MiB$/m],
+  ];
+  for (let i = 0; i < runs; i++) {
+    const p = await mustMeasure([node, join(benchDir, 'plan.js')], { env: { NODES: String(PLAN_NODES) } });
+    for (const [key, re] of patterns) {
+      const m = re.exec(p.stdout);
+      if (!m) throw new Error(`unexpected output of bench/plan.js (no ${key}):\n${p.stdout}`);
+      samples[key].push(Number(m[1]));
+    }
+  }
+  return {
+    planMs: summarize(samples.planMs),
+    planRssMiB: summarize(samples.planRssMiB),
+    renderMs: summarize(samples.renderMs),
+    renderRssMiB: summarize(samples.renderRssMiB),
+  };
+}
