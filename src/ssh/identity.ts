@@ -1,5 +1,5 @@
 /** Client credentials: the first existing identity file (decrypted if needed) and/or the ssh-agent. */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import type * as Ssh2 from 'ssh2';
 import { requireCjs } from '../cjs.js';
 import { SshError } from './errors.js';
@@ -20,7 +20,37 @@ export const PASSPHRASE_ENV = 'RAIT_FLEET_SSH_PASSPHRASE';
 /** One passphrase per key file per process: prompted (or read from the environment) once, shared by all nodes. */
 const passphrases = new Map<string, Promise<string>>();
 
-export async function loadCredentials(identityFiles: string[], passphrase?: string): Promise<Credentials> {
+/**
+ * Credentials read once per process and key files (while the files stay the same): every node's
+ * connection asks, and deploy once more before its progress display; reading and parsing the key
+ * each time was repeated work. Only successes are kept: a failure (a wrong passphrase) is tried
+ * again as before.
+ */
+const loaded = new Map<string, Promise<Credentials>>();
+
+export function loadCredentials(identityFiles: string[], passphrase?: string): Promise<Credentials> {
+  const files = identityFiles.map((f) => [f, stamp(f)]);
+  const key = JSON.stringify([files, passphrase ?? null, process.env.SSH_AUTH_SOCK ?? null, process.env[PASSPHRASE_ENV] ?? null]);
+  let pending = loaded.get(key);
+  if (!pending) {
+    pending = readCredentials(identityFiles, passphrase);
+    loaded.set(key, pending);
+    pending.catch(() => loaded.delete(key));
+  }
+  return pending;
+}
+
+/** Identifies a file's current content (inode, size, mtime); '' when it cannot be read. */
+function stamp(path: string): string {
+  try {
+    const s = statSync(path, { bigint: true });
+    return `${s.ino}:${s.size}:${s.mtimeNs}`;
+  } catch {
+    return '';
+  }
+}
+
+async function readCredentials(identityFiles: string[], passphrase?: string): Promise<Credentials> {
   const agent = process.env.SSH_AUTH_SOCK || undefined;
   const keyFile = identityFiles.find((f) => existsSync(f));
   if (!keyFile) {
