@@ -1,6 +1,6 @@
 // keygen's work, loaded only when keygen runs (see keygen.ts).
 import { formatTable } from '../output/table.js';
-import { openFleet } from '../state/fleet.js';
+import { prepareFleet } from '../state/fleet.js';
 import { sendPortOf } from '../state/send-ports.js';
 
 export interface KeygenFlags {
@@ -11,10 +11,11 @@ export interface KeygenFlags {
 
 export async function runKeygen(inventoryArg: string | undefined, flags: KeygenFlags): Promise<void> {
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
-  const { inventory, state } = await openFleet(inventoryArg, log, {
-    rotate: flags.rotate,
-    prune: flags.prune,
-    rotateSigningKey: flags.rotateSigningKey,
+  // keygen lists every public key, so it checks every pair (a pair it has just made or rotated included).
+  const opts = { rotate: flags.rotate, prune: flags.prune, rotateSigningKey: flags.rotateSigningKey };
+  const { inventory, state } = await prepareFleet(inventoryArg, log, opts, (fleet) => {
+    fleet.checkKeyPairs(Object.keys(fleet.state.nodes));
+    return fleet;
   });
   const rows = inventory.nodes.map((n) => {
     const keys = state.nodes[n.name]!;

@@ -18,13 +18,14 @@ export interface RenderFlags {
 export async function runRender(inventoryArg: string | undefined, flags: RenderFlags): Promise<void> {
   const log = (msg: string): void => void process.stderr.write(`${msg}\n`);
   // Rendered before any new keys are saved: a wrong --node or a broken template writes nothing.
-  const { output, privateKey } = await prepareFleet(inventoryArg, log, {}, ({ inventory, state }) => {
+  const { output, privateKey } = await prepareFleet(inventoryArg, log, {}, ({ inventory, state, checkKeyPairs }) => {
     const plan = planMesh(inventory, state, loadTemplates(inventory));
     const self = plan.nodes.find((np) => np.node.name === flags.node);
     if (!self) {
       const names = plan.nodes.map((np) => np.node.name);
       throw new InputError(`no node "${flags.node}" in ${inventory.path}${didYouMean(flags.node, names)}`, { field: '--node' });
     }
+    checkKeyPairs([flags.node]);
     const text = flags.template
       ? renderTemplate(compileTemplate(readTemplate(flags.template), flags.template), templateScope(self, sharedScope(plan)))
       : selectFiles(self.files, flags.file);

@@ -13,9 +13,11 @@ export interface PlanSelection {
   selected: Node[];
 }
 
-export function planSelection({ inventory, state }: Fleet, limit: string | undefined): PlanSelection {
+export function planSelection({ inventory, state, checkKeyPairs }: Fleet, limit: string | undefined): PlanSelection {
   const plan = planMesh(inventory, state, loadTemplates(inventory));
   const selected = selectNodes(inventory, limit);
+  // Their rait.conf carries their private key: the key pairs of these nodes, and only these, are checked.
+  checkKeyPairs(selected.map((n) => n.name));
   renderFilesOf(plan, selected);
   return { plan, selected };
 }

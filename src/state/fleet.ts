@@ -4,28 +4,30 @@ import { dirname } from 'node:path';
 import { loadInventory, resolveInventoryPath } from '../inventory/load.js';
 import type { Inventory } from '../inventory/types.js';
 import { changed, ensureKeys, type EnsureOptions, type EnsureResult } from './allocate.js';
+import { checkKeyPairs } from './codec.js';
 import { readStateText, stateOf, withStateLock, writeState } from './store.js';
 import type { FleetState } from './types.js';
 
 export interface Fleet {
   inventory: Inventory;
   state: FleetState;
+  /** Refuses (InputError naming the state file's line) if a named node's key pair does not match. */
+  checkKeyPairs(names: Iterable<string>): void;
 }
 
 /** The command's own checks and planning (--limit, --node, templates); may throw InputError. */
 type Prepare<P> = (fleet: Fleet) => P;
 
-/**
- * Loads the inventory and generates keys/ports for nodes lacking them (and applies `opts`). The state file
- * is written, under the state lock, only when something changed; `log` says what.
- */
+/** Loads the inventory and generates keys/ports for nodes lacking them (and applies `opts`); for scripts. */
 export async function openFleet(inventoryArg: string | undefined, log: (msg: string) => void, opts: EnsureOptions = {}): Promise<Fleet> {
   return prepareFleet(inventoryArg, log, opts, (fleet) => fleet);
 }
 
 /**
- * openFleet with the command's checks run on the updated fleet *before* the state is written, so a command
- * refused for bad input (an unknown --limit name, a broken template) leaves every file as it was.
+ * Loads the inventory and generates keys/ports for nodes lacking them (and applies `opts`), then runs the
+ * command's checks on the updated fleet *before* the state is written, so a command refused for bad input
+ * (an unknown --limit name, a broken template, a damaged key pair) leaves every file as it was. The state
+ * file is written, under the state lock, only when something changed; `log` says what.
  */
 export async function prepareFleet<P>(
   inventoryArg: string | undefined,
@@ -37,7 +39,7 @@ export async function prepareFleet<P>(
   // An up-to-date state is only read, without the lock (writes are atomic renames), so status, render
   // and a no-op keygen never wait behind a running deploy.
   const current = ensured(inventory, opts);
-  if (!changed(current.result)) return prepare({ inventory, state: current.result.state });
+  if (!changed(current.result)) return prepare(fleetOf(inventory, current));
   return withStateLock(inventory.statePath, () => update(inventory, log, opts, prepare, current), lockWaitNote(log));
 }
 
@@ -70,13 +72,18 @@ function ensured(inventory: Inventory, opts: EnsureOptions, known?: Ensured): En
   return { text, result: ensureKeys(inventory, stateOf(inventory.statePath, text), opts) };
 }
 
+function fleetOf(inventory: Inventory, { text, result: { state } }: Ensured): Fleet {
+  return { inventory, state, checkKeyPairs: (names) => checkKeyPairs(inventory.statePath, text, state, names) };
+}
+
 /**
  * Under the lock: re-read, ensure keys, prepare (which may refuse), then write if anything changed.
  * When the file is as it was before the lock, the keys ensured then are used (not generated twice).
  */
 function update<P>(inventory: Inventory, log: (msg: string) => void, opts: EnsureOptions, prepare: Prepare<P>, known?: Ensured): P {
-  const { result } = ensured(inventory, opts, known);
-  const prepared = prepare({ inventory, state: result.state });
+  const now = ensured(inventory, opts, known);
+  const { result } = now;
+  const prepared = prepare(fleetOf(inventory, now));
   if (changed(result)) {
     writeState(inventory.statePath, result.state);
     for (const line of describeChanges(result)) log(line);

@@ -1,6 +1,9 @@
 // WireGuard keys: X25519 via tweetnacl, standard base64 of 32 bytes (as `wg genkey` / `wg pubkey`).
 import { randomBytes } from 'node:crypto';
-import nacl from 'tweetnacl';
+import type * as Nacl from 'tweetnacl';
+import { requireCjs } from '../cjs.js';
+
+const nacl = requireCjs('tweetnacl') as typeof Nacl;
 
 const KEY_BYTES = 32;
 

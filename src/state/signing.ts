@@ -1,9 +1,12 @@
 // The fleet's Ed25519 signing key (pull mode, docs/pull-mode.md): made with tweetnacl, kept in the
 // state file beside the WireGuard keys; and the publication record (serial, next key) that only grows.
 import { createPrivateKey, sign } from 'node:crypto';
-import nacl from 'tweetnacl';
+import type * as Nacl from 'tweetnacl';
+import { requireCjs } from '../cjs.js';
 import { isWireGuardKey } from './keys.js';
 import type { Signing, SigningKey } from './types.js';
+
+const nacl = requireCjs('tweetnacl') as typeof Nacl;
 
 /** A new Ed25519 key: the 32-byte seed (the private key) and its public key, both base64. */
 export function generateSigningKey(): SigningKey {

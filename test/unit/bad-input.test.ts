@@ -28,6 +28,7 @@ function keys(sendPort: number): NodeKeys {
 }
 const A = keys(50000);
 const B = keys(50100);
+const OTHER = keys(1);
 const STATE = formatState({ nodes: { a: A, b: B } });
 /** STATE with one line of node `node` replaced. */
 function stateWith(node: 'a' | 'b', key: string, value: string): string {
@@ -235,11 +236,21 @@ const cases: Case[] = [
     Buffer.alloc(33, 7).toString('base64'),
   ),
   S(
-    'public key not matching the private key',
+    'public key of another node',
     stateWith('b', 'public_key', `"${A.publicKey}"`),
     'nodes.b.public_key',
     STATE.split('\n').indexOf(`public_key = "${B.publicKey}"`) + 1,
     ['render', '-n', 'a'],
+  ),
+  // A pair is checked where its private key is used: render or deploy of that node, keygen of all.
+  ...[['render', '-n', 'b'], ['deploy', '--limit', 'b'], ['keygen']].map((args) =>
+    S(
+      `public key not matching the private key (${args.join(' ')})`,
+      stateWith('b', 'public_key', `"${OTHER.publicKey}"`),
+      'nodes.b.public_key',
+      STATE.split('\n').indexOf(`public_key = "${B.publicKey}"`) + 1,
+      args,
+    ),
   ),
   S('send_port out of range', stateWith('a', 'send_port', '70000'), 'nodes.a.send_port', '70000'),
   S('send_port a string', stateWith('a', 'send_port', '"50000"'), 'nodes.a.send_port', '"50000"'),

@@ -4,7 +4,7 @@ import { chmodSync, existsSync, readdirSync, readFileSync, statSync, writeFileSy
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { InputError } from '../../src/errors.js';
-import { formatState, parseState } from '../../src/state/codec.js';
+import { checkKeyPairs, formatState, parseState } from '../../src/state/codec.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/state/keys.js';
 import { generateSigningKey } from '../../src/state/signing.js';
 import { readState, withStateLock, writeState } from '../../src/state/store.js';
@@ -63,7 +63,12 @@ test('damaged state files are InputErrors naming the file and the field', async 
     ['unknown key', `${good}\n[extra]\n`, 'extra', /unknown key/],
     ['unknown node key', good.replace('send_port = 50000', 'send_port = 50000\ncolor = "red"'), 'nodes.hk1.color', /unknown key/],
     ['bad private key', good.replace(sample.nodes.hk1!.privateKey, 'abc'), 'nodes.hk1.private_key', /WireGuard key/],
-    ['mismatched public key', good.replace(sample.nodes.hk1!.publicKey, other.publicKey), 'nodes.hk1.public_key', /does not match/],
+    [
+      'public key of another node',
+      good.replace(sample.nodes.hk1!.publicKey, sample.nodes['fra.1']!.publicKey),
+      'nodes.fra.1.public_key',
+      /same key as node "hk1"/,
+    ],
     ['port not an integer', good.replace('send_port = 50000', 'send_port = "50000"'), 'nodes.hk1.send_port', /port number/],
     ['port out of range', good.replace('send_port = 50000', 'send_port = 70000'), 'nodes.hk1.send_port', /port number/],
     ['duplicate port', good.replace('send_port = 50001', 'send_port = 50000'), 'nodes.fra.1.send_port', /also a SendPort of node "hk1"/],
@@ -96,6 +101,17 @@ test('damaged state files are InputErrors naming the file and the field', async 
     assert.throws(
       () => parseState('/f.toml', dup),
       (e: unknown) => e instanceof InputError && e.where.line === second,
+    );
+  });
+  await t.test('a key pair that does not match is refused for the nodes checked, and only them', () => {
+    const text = good.replace(sample.nodes.hk1!.publicKey, other.publicKey);
+    const state = parseState('/f.toml', text);
+    const line = text.split('\n').indexOf(`public_key = "${other.publicKey}"`) + 1;
+    assert.doesNotThrow(() => checkKeyPairs('/f.toml', text, state, ['fra.1']));
+    assert.throws(
+      () => checkKeyPairs('/f.toml', text, state, ['fra.1', 'hk1']),
+      (e: unknown) =>
+        e instanceof InputError && e.where.field === 'nodes.hk1.public_key' && e.where.line === line && /does not match/.test(e.message),
     );
   });
   await t.test('syntax errors carry the line', () => {
