@@ -14,7 +14,7 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildPayload, loadAgentScript } from '../src/agent/payload.js';
+import { buildPayload, loadAgentScript, shellQuote } from '../src/agent/payload.js';
 import { parseReport } from '../src/agent/validate.js';
 import type { ApplyReport, RemoteMode } from '../src/agent/report.js';
 import { labDown, labUp, type Lab } from '../src/lab/index.js';
@@ -139,8 +139,10 @@ export function instrumented(payload: string, agent: string): string {
   if (main < 0) throw new Error('the agent does not end with main "$@"');
   text = `${text.slice(0, main)}\n${MARK}${wrappers.join('\n')}\nrf_mark '${MAIN}'${text.slice(main)}`;
   const exec = '\texec sh "$rf_stage/';
-  if (!payload.includes(exec) || !payload.includes(agent)) throw new Error('unexpected payload: no staged agent to exec');
-  const marked = payload.replace(agent, () => text).replace(exec, () => `\trf_mark '${AGENT_START}'\n${exec}`);
+  // The payload stages each file as one single-quoted word (src/agent/payload.ts).
+  const staged = shellQuote(agent);
+  if (!payload.includes(exec) || !payload.includes(staged)) throw new Error('unexpected payload: no staged agent to exec');
+  const marked = payload.replace(staged, () => shellQuote(text)).replace(exec, () => `\trf_mark '${AGENT_START}'\n${exec}`);
   return `${MARK}rf_mark '${PRELUDE}'\n${marked}`;
 }
 

@@ -81,7 +81,7 @@ export function buildPayload(plan: NodePlan, mesh: MeshSettings, mode: RemoteMod
 }
 
 /** One sh word holding `text` exactly: single quotes, each quote in it written '\''. */
-function shellQuote(text: string): string {
+export function shellQuote(text: string): string {
   return `'${text.replaceAll("'", "'\\''")}'`;
 }
 

@@ -1,8 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { AGENT_START, instrumented, MAIN, PRELUDE, straceSegments } from '../../bench/agent.js';
 import { escapeRegExp as esc } from '../fixtures/cli.js';
+import { shellQuote } from '../../src/agent/payload.js';
+import { tempDirs } from '../fixtures/temp-dirs.js';
+
+const tmp = tempDirs('rf-bench-agent-');
 
 const agent = [
   '#!/bin/sh',
@@ -19,17 +25,22 @@ const agent = [
   'main "$@"',
   '',
 ].join('\n');
-const payload = `rf_payload() {\ncat >"$1/rait-fleet-agent" <<'RF_EOF_0'\n${agent}RF_EOF_0\n}\nrf_run() {\n\texec sh "$rf_stage/rait-fleet-agent" "$@"\n}\n`;
+const payload = `rf_payload() {\nprintf '%s' ${shellQuote(agent)} >"$1/rait-fleet-agent"\n}\nrf_run() {\n\texec sh "$rf_stage/rait-fleet-agent" "$@"\n}\n`;
 
 test("instrumented: the payload's prelude and the agent's steps record their start, and it is still valid sh", () => {
   const marked = instrumented(payload, agent);
   execFileSync('sh', ['-n'], { input: marked });
   assert.match(marked, new RegExp(`^rf_mark\\(\\) \\{.*\\nrf_mark '${esc(PRELUDE)}'\\n`, 's'));
   assert.match(marked, new RegExp(`\\trf_mark '${esc(AGENT_START)}'\\n\\texec sh`));
-  assert.match(marked, /^rf_orig_read_plan\(\) \{$/m);
-  assert.match(marked, /^read_plan\(\) \{ rf_mark read_plan; rf_orig_read_plan "\$@"; \}$/m);
-  assert.match(marked, /^cleanup\(\) \{ rf_mark cleanup; rf_orig_cleanup "\$@"; rf_s=\$\?; rf_mark end; return \$rf_s; \}$/m);
-  assert.match(marked, new RegExp(`\\nrf_mark '${esc(MAIN)}'\\nmain "\\$@"\\n`));
+  // The agent the payload stages (one quoted printf argument), as the node would write it.
+  const stage = tmp();
+  execFileSync('sh', ['-s', stage], { input: `${marked}rf_payload "$1"\n`, env: { ...process.env, RF_MARKS: '/dev/null' } });
+  const staged = readFileSync(join(stage, 'rait-fleet-agent'), 'utf8');
+  execFileSync('sh', ['-n'], { input: staged });
+  assert.match(staged, /^rf_orig_read_plan\(\) \{$/m);
+  assert.match(staged, /^read_plan\(\) \{ rf_mark read_plan; rf_orig_read_plan "\$@"; \}$/m);
+  assert.match(staged, /^cleanup\(\) \{ rf_mark cleanup; rf_orig_cleanup "\$@"; rf_s=\$\?; rf_mark end; return \$rf_s; \}$/m);
+  assert.match(staged, new RegExp(`\\nrf_mark '${esc(MAIN)}'\\nmain "\\$@"\\n`));
   for (const label of [PRELUDE, AGENT_START, MAIN]) assert.ok(!label.includes("'"), label);
 });
 
