@@ -1,9 +1,11 @@
 // Running the real CLI, editing its inventory and reading its --json output, and waiting on real
 // networks, for the end-to-end tests.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { NodeOutcome } from '../../src/run/outcome.js';
+import type { StatusDocument } from '../../src/status/format.js';
 import { CLI } from '../fixtures/cli.js';
 
 export { CLI };
@@ -44,4 +46,20 @@ export async function waitFor<T>(check: () => Promise<T>, timeoutMs: number, int
     if (value || Date.now() > deadline) return value;
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/** Polls `status --json` until it exits 0 (60 s); asserts it did, naming the problems left. */
+export async function waitForHealthy(inventory: string): Promise<StatusDocument> {
+  let doc: StatusDocument | undefined;
+  const ok = await waitFor(
+    async () => {
+      const r = await runCli(['status', inventory, '--json']);
+      doc = JSON.parse(r.stdout) as StatusDocument;
+      return r.code === 0;
+    },
+    60_000,
+    2000,
+  );
+  assert.ok(ok, `status stayed unhealthy: ${JSON.stringify(doc?.problems)}`);
+  return doc!;
 }

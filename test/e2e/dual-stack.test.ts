@@ -10,8 +10,7 @@ import { labExec, type Lab, type LabNode } from '../../src/lab/index.js';
 import { run } from '../../src/lab/system.js';
 import { readState } from '../../src/state/store.js';
 import { sendPortOf } from '../../src/state/send-ports.js';
-import type { StatusDocument } from '../../src/status/format.js';
-import { runCli, waitFor } from './cli-helpers.js';
+import { runCli, waitFor, waitForHealthy } from './cli-helpers.js';
 import { labSuite } from './lab-suite.js';
 import { configDir, configDirProblems, managedLinks } from './mesh-facts.js';
 
@@ -85,18 +84,8 @@ describe('a 3-node dual-stack lab', () => {
   });
 
   it('status: healthy, every link of both families up', async () => {
-    let doc: StatusDocument | undefined;
-    const ok = await waitFor(
-      async () => {
-        const r = await runCli(['status', inventory, '--json']);
-        doc = JSON.parse(r.stdout) as StatusDocument;
-        return r.code === 0;
-      },
-      60_000,
-      2000,
-    );
-    assert.ok(ok, JSON.stringify(doc?.problems));
-    const up = doc!.links.filter((l) => l.status === 'up');
+    const doc = await waitForHealthy(inventory);
+    const up = doc.links.filter((l) => l.status === 'up');
     assert.deepEqual([up.filter((l) => l.family === 'ip4').length, up.filter((l) => l.family === 'ip6').length], [6, 6]);
   });
 

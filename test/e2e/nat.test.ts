@@ -5,8 +5,7 @@ import { before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { labExec, type Lab } from '../../src/lab/index.js';
 import { readState } from '../../src/state/store.js';
-import type { StatusDocument } from '../../src/status/format.js';
-import { runCli, waitFor } from './cli-helpers.js';
+import { runCli, waitFor, waitForHealthy } from './cli-helpers.js';
 import { labSuite } from './lab-suite.js';
 
 describe('a 5-node lab with two nodes behind NAT', () => {
@@ -46,25 +45,15 @@ describe('a 5-node lab with two nodes behind NAT', () => {
   });
 
   it('status is healthy; the NAT pair is not expected, and says why', async () => {
-    let doc: StatusDocument | undefined;
-    const ok = await waitFor(
-      async () => {
-        const r = await runCli(['status', inventory, '--json']);
-        doc = JSON.parse(r.stdout) as StatusDocument;
-        return r.code === 0;
-      },
-      60_000,
-      2000,
-    );
-    assert.ok(ok, JSON.stringify(doc?.problems));
+    const doc = await waitForHealthy(inventory);
     for (const [from, to] of [
       ['n3', 'n4'],
       ['n4', 'n3'],
     ]) {
-      const cell = doc!.links.find((l) => l.from === from && l.to === to)!;
+      const cell = doc.links.find((l) => l.from === from && l.to === to)!;
       assert.deepEqual([cell.status, cell.reason], ['not-expected', 'both behind NAT']);
     }
-    assert.equal(doc!.links.filter((l) => l.status === 'up').length, 18);
+    assert.equal(doc.links.filter((l) => l.status === 'up').length, 18);
   });
 
   it('the public ends learnt where the NAT nodes are; the NAT nodes keep their mappings open', async () => {
