@@ -54,7 +54,11 @@ export function execOnClient(
     };
 
     const onChannel = (err: Error | undefined, ch: ClientChannel): void => {
-      if (err) return finish(new SshError('protocol', `${label}: cannot start command: ${err.message}`));
+      if (err) {
+        // ssh2 fails a channel still being opened with this when the connection closes under it.
+        const lost = err.message === 'No response from server';
+        return finish(new SshError(lost ? 'unreachable' : 'protocol', `${label}: cannot start command: ${err.message}`));
+      }
       if (done) return void ch.close(); // timed out before the channel opened
       channel = ch;
       ch.on('data', add(stdout));
