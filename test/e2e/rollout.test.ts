@@ -110,30 +110,35 @@ describe('safe rollout on a lab reached partly over its own mesh', () => {
 
   it('a deploy that cuts off the node behind the jump host is undone on every node, and the node answers again', async () => {
     pin(undefined);
+    // The canary's rollback remade n1's links: n3 is reached over them, so wait until it answers.
+    assert.ok(await waitFor(async () => (await status()).healthy, 60_000), 'the mesh is healthy again before the cut');
     const facts = await allFacts();
     const plans = lab.nodes.map(storedPlan);
     // n3 now sends every packet to the dropped port: all its links go, and with them the path
     // from n1 to n3's loopback that SSH takes.
     pin('n3');
-    // The default switch (30 s): it must outlast the deploy's wait for n3's dead session, and the
-    // confirmation's attempt to reach n3.
-    const { code, doc, stderr } = await deploy();
-    assert.equal(code, 3, stderr);
+    // The switch must outlast the deploy's wait for n3's dead session (~15 s of keepalives), its
+    // attempt to reach n3 and the others' confirmation: the default 30 s did not always on a loaded
+    // machine (every switch fired first: all restored, but n3 never named).
+    const { code, doc, stderr } = await deploy('--confirm-timeout', '60');
+    assert.equal(code, 3, stderr + JSON.stringify(doc));
     assert.match(doc.rollout.stopped!.reason, /n3 could not be confirmed/);
     // Every node restored: the reachable ones by rait-fleet (or by their own switch, on a machine so
     // slow that the confirmation came after it), n3 by its switch (or by rait-fleet, when the
-    // others' rollback let it in first).
+    // others' rollback let it in first). When the others' new links cut n3 off before its agent
+    // started, n3 had nothing to undo ('none'), and its lost session is what stopped the deploy.
+    const n3Changed = doc.rollout.rolledBack.find((e) => e.node === 'n3')?.by !== 'none';
     for (const n of lab.nodes) {
       const entry = doc.rollout.rolledBack.find((e) => e.node === n.name);
       assert.equal(entry?.ok, true, `${n.name}: ${JSON.stringify(entry)}`);
-      assert.ok(['switch', 'control'].includes(entry.by), n.name);
+      assert.ok(['switch', 'control', ...(n.name === 'n3' ? ['none'] : [])].includes(entry.by), n.name);
     }
     const o = outcomes(JSON.stringify(doc));
     assert.deepEqual(
       lab.nodes.map((n) => o.get(n.name)!.result),
-      ['rolled-back', 'rolled-back', 'rolled-back', 'rolled-back'],
+      ['rolled-back', 'rolled-back', n3Changed ? 'rolled-back' : 'failed', 'rolled-back'],
     );
-    assert.match(o.get('n3')!.error!, /n3 could not be confirmed/);
+    assert.match(o.get('n3')!.error!, n3Changed ? /n3 could not be confirmed/ : /cannot start command/);
     assert.deepEqual(lab.nodes.map(storedPlan), plans, 'the previous plan is the recorded one again');
     assert.deepEqual(await allFacts(), facts, 'every link as it was');
     assert.match(stderr, /^rolling back n1, n2, n3, n4: .*n3 could not be confirmed: /m);
