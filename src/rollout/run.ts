@@ -10,7 +10,7 @@ import type { OutputMode, TaskResult } from '../run/fleet.js';
 import { outcomeOf, allSucceeded, type NodeOutcome } from '../run/outcome.js';
 import { collectStatus } from '../status/collect.js';
 import { analyzeMesh } from '../status/analyze.js';
-import { isUnreachable } from '../ssh/index.js';
+import { connect, isUnreachable } from '../ssh/index.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_ROLLED_BACK } from '../errors.js';
 import { batchesOf, formatAmount, tooManyFailed, type Amount } from './batches.js';
 import { gatedLinks, gateVerdict, type GateFailure, type GateRound } from './gate.js';
@@ -93,12 +93,16 @@ export async function runRollout(plan: Plan, selected: Node[], opts: RolloutOpti
 
   for (const [i, batch] of batches.entries()) {
     if (gated) ctx.log(`batch ${i + 1} of ${batches.length}: ${names(batch)}`);
+    const answered = snapshot ? await answeringThroughJumps(batch) : new Set<string>();
     const results = await runAgentOnFleet(plan, batch, 'deploy', { ...fleet, snapshot });
     const deployedAt = Date.now();
     for (const n of batch) outcomes.set(n.name, outcomeOf(n.name, results.get(n.name)!));
     // The nodes this deploy may have changed: those that say they kept a snapshot, and those whose
-    // session was lost while their agent may have been at work.
-    const touched = snapshot ? batch.filter((n) => mayHaveChanged(results.get(n.name)!, id)) : [];
+    // session was lost while their agent may have been at work. And the nodes it may have cut off:
+    // reached through a jump host just before, unreachable during it.
+    const touched = snapshot
+      ? batch.filter((n) => mayHaveChanged(results.get(n.name)!, id) || cutOff(results.get(n.name)!, answered.has(n.name)))
+      : [];
     let stop: string | undefined;
     if (gated) {
       const gate = await runGate(plan, batch, deployed, outcomes, opts.gateTimeoutS, ctx);
@@ -146,6 +150,29 @@ export async function runRollout(plan: Plan, selected: Node[], opts: RolloutOpti
  */
 function mayHaveChanged(result: TaskResult<ApplyReport>, id: string): boolean {
   return result.ok ? result.value.snapshot === id : sessionLost(result.error);
+}
+
+/**
+ * The nodes of the batch reached through a jump host that answer now, before any of the batch
+ * changes: their path may run over the mesh, so the batch's own change can cut them off while their
+ * connection is still being made (another node's first change comes within a second).
+ */
+async function answeringThroughJumps(batch: Node[]): Promise<Set<string>> {
+  const probe = async (n: Node): Promise<string | undefined> => {
+    try {
+      (await connect(n)).close();
+      return n.name;
+    } catch {
+      return undefined;
+    }
+  };
+  const answered = await Promise.all(batch.filter((n) => n.ssh.jump !== undefined).map(probe));
+  return new Set(answered.filter((n): n is string => n !== undefined));
+}
+
+/** It answered before the batch and not during it: the batch may have cut it off. */
+function cutOff(result: TaskResult<ApplyReport>, answeredBefore: boolean): boolean {
+  return answeredBefore && !result.ok && isUnreachable(result.error);
 }
 
 const names = (nodes: Node[]): string => nodes.map((n) => n.name).join(', ');

@@ -117,31 +117,28 @@ describe('safe rollout on a lab reached partly over its own mesh', () => {
     // n3 now sends every packet to the dropped port: all its links go, and with them the path
     // from n1 to n3's loopback that SSH takes.
     pin('n3');
-    // The switch must outlast the deploy's wait for n3's dead session (~15 s of keepalives), its
-    // attempt to reach n3 and the others' confirmation: the default 30 s did not always on a loaded
-    // machine (every switch fired first: all restored, but n3 never named).
+    // Who notices first depends on timing, and the test asserts what must hold in every order: the
+    // deploy is stopped, and every node is back. Either rait-fleet fails to confirm n3 and rolls the
+    // batch back, or (on a loaded machine, seen in CI even with a 60 s switch) the nodes' own
+    // switches fire first and rait-fleet finds them rolled back. When the others' new links cut n3
+    // off before its agent started, n3 had nothing to undo ('none').
     const { code, doc, stderr } = await deploy('--confirm-timeout', '60');
     assert.equal(code, 3, stderr + JSON.stringify(doc));
-    assert.match(doc.rollout.stopped!.reason, /n3 could not be confirmed/);
-    // Every node restored: the reachable ones by rait-fleet (or by their own switch, on a machine so
-    // slow that the confirmation came after it), n3 by its switch (or by rait-fleet, when the
-    // others' rollback let it in first). When the others' new links cut n3 off before its agent
-    // started, n3 had nothing to undo ('none'), and its lost session is what stopped the deploy.
-    const n3Changed = doc.rollout.rolledBack.find((e) => e.node === 'n3')?.by !== 'none';
+    assert.match(doc.rollout.stopped!.reason, /could not be confirmed/);
     for (const n of lab.nodes) {
       const entry = doc.rollout.rolledBack.find((e) => e.node === n.name);
       assert.equal(entry?.ok, true, `${n.name}: ${JSON.stringify(entry)}`);
-      assert.ok(['switch', 'control', ...(n.name === 'n3' ? ['none'] : [])].includes(entry.by), n.name);
+      assert.ok(['switch', 'control', ...(n.name === 'n3' ? ['none'] : [])].includes(entry.by), `${n.name}: ${entry.by}`);
     }
     const o = outcomes(JSON.stringify(doc));
+    const n3Changed = doc.rollout.rolledBack.find((e) => e.node === 'n3')!.by !== 'none';
     assert.deepEqual(
       lab.nodes.map((n) => o.get(n.name)!.result),
       ['rolled-back', 'rolled-back', n3Changed ? 'rolled-back' : 'failed', 'rolled-back'],
     );
-    assert.match(o.get('n3')!.error!, n3Changed ? /n3 could not be confirmed/ : /cannot start command/);
+    assert.match(stderr, /^rolling back n1, n2, n3, n4: .*could not be confirmed: /m);
     assert.deepEqual(lab.nodes.map(storedPlan), plans, 'the previous plan is the recorded one again');
     assert.deepEqual(await allFacts(), facts, 'every link as it was');
-    assert.match(stderr, /^rolling back n1, n2, n3, n4: .*n3 could not be confirmed: /m);
 
     // With the inventory and state as they were, the mesh is exactly what a deploy of them makes,
     // and n3 answers through the jump host again.
