@@ -6,7 +6,7 @@ import type { Node } from '../inventory/types.js';
 import type { Plan } from '../mesh/types.js';
 import type { ApplyReport, RollbackBy } from '../agent/report.js';
 import { agentMayHaveRun, runAgentOnFleet, sessionLost } from '../run/agent-task.js';
-import type { OutputMode, TaskResult } from '../run/fleet.js';
+import { runFleet, type OutputMode, type TaskResult } from '../run/fleet.js';
 import { outcomeOf, allSucceeded, type NodeOutcome } from '../run/outcome.js';
 import { collectStatus } from '../status/collect.js';
 import { analyzeMesh } from '../status/analyze.js';
@@ -93,7 +93,7 @@ export async function runRollout(plan: Plan, selected: Node[], opts: RolloutOpti
 
   for (const [i, batch] of batches.entries()) {
     if (gated) ctx.log(`batch ${i + 1} of ${batches.length}: ${names(batch)}`);
-    const answered = snapshot ? await answeringThroughJumps(batch) : new Set<string>();
+    const answered = snapshot ? await answeringThroughJumps(batch, ctx.forks) : new Set<string>();
     const results = await runAgentOnFleet(plan, batch, 'deploy', { ...fleet, snapshot });
     const deployedAt = Date.now();
     for (const n of batch) outcomes.set(n.name, outcomeOf(n.name, results.get(n.name)!));
@@ -157,17 +157,10 @@ function mayHaveChanged(result: TaskResult<ApplyReport>, id: string): boolean {
  * changes: their path may run over the mesh, so the batch's own change can cut them off while their
  * connection is still being made (another node's first change comes within a second).
  */
-async function answeringThroughJumps(batch: Node[]): Promise<Set<string>> {
-  const probe = async (n: Node): Promise<string | undefined> => {
-    try {
-      (await connect(n)).close();
-      return n.name;
-    } catch {
-      return undefined;
-    }
-  };
-  const answered = await Promise.all(batch.filter((n) => n.ssh.jump !== undefined).map(probe));
-  return new Set(answered.filter((n): n is string => n !== undefined));
+async function answeringThroughJumps(batch: Node[], forks: number): Promise<Set<string>> {
+  const behindJumps = batch.filter((n) => n.ssh.jump !== undefined);
+  const results = await runFleet(behindJumps, { forks, output: 'json', title: 'reach' }, async (n) => (await connect(n)).close());
+  return new Set([...results].filter(([, r]) => r.ok).map(([name]) => name));
 }
 
 /** It answered before the batch and not during it: the batch may have cut it off. */
