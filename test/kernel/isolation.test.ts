@@ -60,6 +60,8 @@ interface Expect {
   vrfs: string[];
   /** Policy rules besides the snapshot's (and the kernel's l3mdev rules), as snapshot() writes them. */
   rules: string[];
+  /** Unreachable routes besides the snapshot's, as snapshot() writes them; none when left out. */
+  unreachable?: string[];
   /** babeld runs, beside the links. */
   babeld: boolean;
   /** No managed link at all (after down). */
@@ -133,6 +135,7 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
           );
           const l3mdev = vrfSeen ? L3MDEV_RULES.filter((r) => !was.rules.includes(r)) : [];
           assert.deepEqual(now.rules, [...was.rules, ...l3mdev, ...e.rules].sort(), `${n.name}: policy rules`);
+          assert.deepEqual(now.unreachable, [...was.unreachable, ...(e.unreachable ?? [])].sort(), `${n.name}: unreachable routes`);
 
           // The mesh's links: all planned ones, kernel WireGuard, with the mode's master, in the mode's
           // namespace and in no other.
@@ -377,47 +380,55 @@ describe(`the kernel path on a ${NODES}-node lab: kernel WireGuard, netns, vrf, 
       `${VRF_TR}'s table on each node: ${tables.join(', ')}`,
     );
     const fwmark = (f: string): string => `${f} from all fwmark 0x36 lookup ${tables[0]}`;
-    await assertOnly(t, { master: '-', netns: [], vrfs: [VRF_TR], rules: [fwmark('4'), fwmark('6')], babeld: true });
+    // What the VRF's table cannot route ends there, instead of leaving by the main table's default.
+    const unreachable = [
+      `4 unreachable default table ${tables[0]} metric 4278198272`,
+      `6 unreachable default dev lo table ${tables[0]} metric 4278198272 pref medium`,
+    ];
+    await assertOnly(t, { master: '-', netns: [], vrfs: [VRF_TR], rules: [fwmark('4'), fwmark('6')], unreachable, babeld: true });
 
     // The transit VRF gets the underlay the peers send to: a macvlan on eth0 with the node's endpoint
     // address, enslaved to the VRF (the node's SSH address stays on eth0, outside it).
     const underlay = `${VRF_TR}0`;
-    await timed(t, `put a macvlan into ${VRF_TR} on every node`, () =>
-      Promise.all(
-        lab.nodes.map(async (n, i) => {
-          for (const argv of [
-            ['ip', 'link', 'add', underlay, 'link', 'eth0', 'type', 'macvlan', 'mode', 'bridge'],
-            ['ip', 'link', 'set', underlay, 'master', VRF_TR],
-            ['ip', 'address', 'add', `${transitAddress(i)}/24`, 'dev', underlay],
-            ['ip', 'link', 'set', underlay, 'up'],
-          ])
-            await onNode(lab, n.name, argv);
-        }),
-      ),
-    );
-    // WireGuard's packets carry the fwmark: the agent's rule sends them through the VRF's table.
-    for (const [i, n] of lab.nodes.entries())
-      for (const [j] of lab.nodes.entries()) {
-        if (i === j) continue;
-        const route = await onNode(lab, n.name, ['ip', 'route', 'get', transitAddress(j), 'mark', '0x36']);
-        assert.match(
-          route,
-          new RegExp(`dev ${underlay} table ${tables[0]} src ${transitAddress(i).replace(/\./g, '\\.')} `),
-          `${n.name}: ${route}`,
-        );
+    try {
+      await timed(t, `put a macvlan into ${VRF_TR} on every node`, () =>
+        Promise.all(
+          lab.nodes.map(async (n, i) => {
+            for (const argv of [
+              ['ip', 'link', 'add', underlay, 'link', 'eth0', 'type', 'macvlan', 'mode', 'bridge'],
+              ['ip', 'link', 'set', underlay, 'master', VRF_TR],
+              ['ip', 'address', 'add', `${transitAddress(i)}/24`, 'dev', underlay],
+              ['ip', 'link', 'set', underlay, 'up'],
+            ])
+              await onNode(lab, n.name, argv);
+          }),
+        ),
+      );
+      // WireGuard's packets carry the fwmark: the agent's rule sends them through the VRF's table.
+      for (const [i, n] of lab.nodes.entries())
+        for (const [j] of lab.nodes.entries()) {
+          if (i === j) continue;
+          const route = await onNode(lab, n.name, ['ip', 'route', 'get', transitAddress(j), 'mark', '0x36']);
+          assert.match(
+            route,
+            new RegExp(`dev ${underlay} table ${tables[0]} src ${transitAddress(i).replace(/\./g, '\\.')} `),
+            `${n.name}: ${route}`,
+          );
+        }
+      await waitHandshakes(t);
+      // And they left from the VRF's address: a peer that heard from another address would have moved
+      // its endpoint there (WireGuard roams to the source of what it receives).
+      for (const [i, n] of lab.nodes.entries()) {
+        const endpoints = (await onNode(lab, n.name, ['wg', 'show', 'all', 'endpoints'])).split('\n').filter(Boolean);
+        const want = lab.nodes.flatMap((_p, j) => (j === i ? [] : [`${transitAddress(j)}:`]));
+        assert.deepEqual(endpoints.map((l) => /\t([\d.]+:)\d+$/.exec(l)?.[1]).sort(), want.sort(), `${n.name}: ${endpoints.join('; ')}`);
       }
-    await waitHandshakes(t);
-    // And they left from the VRF's address: a peer that heard from another address would have moved
-    // its endpoint there (WireGuard roams to the source of what it receives).
-    for (const [i, n] of lab.nodes.entries()) {
-      const endpoints = (await onNode(lab, n.name, ['wg', 'show', 'all', 'endpoints'])).split('\n').filter(Boolean);
-      const want = lab.nodes.flatMap((_p, j) => (j === i ? [] : [`${transitAddress(j)}:`]));
-      assert.deepEqual(endpoints.map((l) => /\t([\d.]+:)\d+$/.exec(l)?.[1]).sort(), want.sort(), `${n.name}: ${endpoints.join('; ')}`);
+      await waitRoutes(t);
+      await waitHealthy(t);
+    } finally {
+      // The test's own underlay goes, also when the test fails; the agent's VRF then holds nothing of anyone's.
+      await Promise.all(lab.nodes.map((n) => quietly(n.name, ['ip', 'link', 'del', underlay])));
     }
-    await waitRoutes(t);
-    await waitHealthy(t);
-    // The test's own underlay goes before the next move; the agent's VRF then holds nothing of anyone's.
-    await Promise.all(lab.nodes.map((n) => onNode(lab, n.name, ['ip', 'link', 'del', underlay])));
   });
 
   it('back to isolation none: no VRF device, fwmark rule or namespace of the vrf mode is left', async (t) => {

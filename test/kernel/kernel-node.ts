@@ -86,6 +86,8 @@ export interface NodeSnapshot {
   netns: string[];
   /** `4 rule` / `6 rule` without the priority, sorted. */
   rules: string[];
+  /** Unreachable routes of every table but babeld's own (a retracted route), `4 route` / `6 route`, sorted. */
+  unreachable: string[];
 }
 
 export const linkLine = (l: Pick<LinkInfo, 'name' | 'kind' | 'master'>): string => `${l.name} ${l.kind} ${l.master}`;
@@ -96,11 +98,18 @@ export async function snapshot(lab: Lab, node: string): Promise<NodeSnapshot> {
       .split('\n')
       .filter(Boolean)
       .map((l) => `${family} ${l.replace(/^\d+:\s*/, '').trim()}`);
-  const [links, netns, rules4, rules6] = await Promise.all([
+  const unreachable = async (family: '4' | '6'): Promise<string[]> =>
+    (await onNode(lab, node, ['ip', `-${family}`, 'route', 'show', 'table', 'all', 'type', 'unreachable']))
+      .split('\n')
+      .filter((l) => l !== '' && !l.includes(' proto babel '))
+      .map((l) => `${family} ${l.trim()}`);
+  const [links, netns, rules4, rules6, unreachable4, unreachable6] = await Promise.all([
     linksOf(lab, node),
     onNode(lab, node, ['ip', 'netns', 'list']),
     rules('4'),
     rules('6'),
+    unreachable('4'),
+    unreachable('6'),
   ]);
   return {
     links: links
@@ -113,6 +122,7 @@ export async function snapshot(lab: Lab, node: string): Promise<NodeSnapshot> {
       .filter(Boolean)
       .sort(),
     rules: [...rules4, ...rules6].sort(),
+    unreachable: [...unreachable4, ...unreachable6].sort(),
   };
 }
 

@@ -27,6 +27,9 @@ test('vrf: VRF devices made, links enslaved, transit table used for fwmark traff
   assert.match(log, /^ip link add vrf-ul type vrf table \d+$/m);
   const ulTable = /^ip link add vrf-ul type vrf table (\d+)$/m.exec(log)![1];
   assert.match(log, new RegExp(`^ip rule add fwmark 54 table ${ulTable}$`, 'm'));
+  // What that table cannot route must not fall through to the main table, outside the VRF.
+  for (const f of ['4', '6'])
+    assert.match(log, new RegExp(`^ip -${f} route add table ${ulTable} unreachable default metric 4278198272$`, 'm'));
   assert.match(log, /^ip link add dev rait50002 type wireguard$/m);
   assert.match(log, /^ip link set dev rait50002 master vrf-ovl$/m);
   assert.match(log, /^ip link set dev rait50003 master vrf-ovl$/m);
@@ -135,7 +138,7 @@ test('what the agent makes besides links (VRFs, fwmark rules, namespaces) is rec
   const vrf = noBabel({ isolation: 'vrf', interfaceNamespace: 'vrf-ovl', transitNamespace: 'vrf-ul' });
   const up = runAgent({ mesh: vrf });
   const table = /^ip link add vrf-ul type vrf table (\d+)$/m.exec(up.log)![1];
-  assert.equal(up.configFiles.made, `rule 54 ${table}\nrule6 54 ${table}\nvrf vrf-ovl\nvrf vrf-ul\n`);
+  assert.equal(up.configFiles.made, `rule 54 ${table}\nrule6 54 ${table}\nunreach ${table}\nunreach6 ${table}\nvrf vrf-ovl\nvrf vrf-ul\n`);
   const down = runAgent({ mesh: vrf, mode: 'down', configFiles: { made: up.configFiles.made! }, sysNet: ['vrf-ovl', 'vrf-ul'] });
   assert.equal(down.report.ok, true, down.report.error);
   for (const line of [
@@ -143,6 +146,8 @@ test('what the agent makes besides links (VRFs, fwmark rules, namespaces) is rec
     'ip link del dev vrf-ul',
     `ip rule del fwmark 54 table ${table}`,
     `ip -6 rule del fwmark 54 table ${table}`,
+    `ip -4 route del table ${table} unreachable default metric 4278198272`,
+    `ip -6 route del table ${table} unreachable default metric 4278198272`,
   ]) {
     assert.match(down.log, new RegExp(`^${escapeRegExp(line)}$`, 'm'));
   }

@@ -98,7 +98,20 @@ vrf_prepare() {
 		cmd ip -6 rule add fwmark "$P_FWMARK" table "$table"
 		made rule6 "$P_FWMARK" "$table"
 	}
+	vrf_unreachable 4 unreach
+	vrf_unreachable 6 unreach6
 	vrf_accept_udp
+}
+
+# Marked traffic the transit table has no route for would fall through to the next rules (the main
+# table) and leave outside the VRF, from the wrong address, until the underlay is there: an
+# unreachable default ends the lookup in the VRF (the kernel's VRF documentation recommends it).
+# With the highest metric, so that any real default of the VRF wins.
+UNREACHABLE_METRIC=4278198272
+vrf_unreachable() { # family kind
+	[ -n "$(ip -"$1" route list table "$TRANSIT_TABLE" type unreachable default 2>/dev/null)" ] && return 0
+	cmd ip -"$1" route add table "$TRANSIT_TABLE" unreachable default metric "$UNREACHABLE_METRIC"
+	made "$2" "$TRANSIT_TABLE"
 }
 
 # WireGuard's sockets are bound to no VRF, so the replies that arrive on a slave of the transit VRF
@@ -133,9 +146,10 @@ ensure_vrf() { # name
 	cmd ip link set dev "$1" up
 }
 
-# ---- What the agent made besides links: namespaces, VRF devices, fwmark rules. Recorded in
-# <config_dir>/made ("kind name [table]" lines) so that they go again once no plan needs them
-# (down, or a move elsewhere), and nothing the operator made is ever removed.
+# ---- What the agent made besides links: namespaces, VRF devices, fwmark rules, the transit table's
+# unreachable defaults. Recorded in <config_dir>/made ("kind name [table]" lines) so that they go
+# again once no plan needs them (down, or a move elsewhere), and nothing the operator made is ever
+# removed.
 
 # The transit VRF's table, once vrf_prepare has looked it up.
 TRANSIT_TABLE=
@@ -152,6 +166,7 @@ still_needed() { # kind name [table]
 	case $P_ISOLATION:$1 in
 	netns:netns | vrf:vrf) [ "$2" = "$P_IFNS" ] || [ "$2" = "$P_TRANSIT" ] ;;
 	vrf:rule | vrf:rule6) [ "$2" = "$P_FWMARK" ] && [ "$3" = "$TRANSIT_TABLE" ] ;;
+	vrf:unreach | vrf:unreach6) [ "$2" = "$TRANSIT_TABLE" ] ;;
 	*) return 1 ;;
 	esac
 }
@@ -171,6 +186,8 @@ unmake() { # kind name [table]
 		;;
 	rule) try ip rule del fwmark "$2" table "$3" ;;
 	rule6) try ip -6 rule del fwmark "$2" table "$3" ;;
+	unreach) try ip -4 route del table "$2" unreachable default metric "$UNREACHABLE_METRIC" ;;
+	unreach6) try ip -6 route del table "$2" unreachable default metric "$UNREACHABLE_METRIC" ;;
 	*) return 0 ;;
 	esac
 }
