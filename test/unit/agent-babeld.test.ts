@@ -67,16 +67,24 @@ test("an error excerpt shows a daemon's real error, never wireguard-go's banner"
 });
 
 /**
- * sync_babeld with babeld turned off (mesh.babeld.enabled: false) on a node where the agent's babeld
- * runs: a process named babeld (sleep under that name), detached so its parent is not this shell.
+ * Shell for agentShell: fake_babeld starts the agent's babeld in $d, a process named babeld (sleep
+ * under that name) detached so its parent is not this shell; its pid in $d/babeld.pid and $pid.
  */
+const FAKE_BABELD = `d=$1
+ln -s "$(command -v sleep)" "$d/babeld"
+fake_babeld() {
+  ( "$d/babeld" 60 </dev/null >/dev/null 2>&1 & echo $! >"$d/babeld.pid" )
+  pid=$(cat "$d/babeld.pid")
+  # Until the fork has exec'd, the process is still a shell.
+  i=0; while [ "$(cat /proc/$pid/comm 2>/dev/null)" != babeld ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+}
+`;
+
+/** sync_babeld with babeld turned off (mesh.babeld.enabled: false) on a node where the agent's babeld runs. */
 function babeldOff(mode: 'deploy' | 'check'): { result: string; alive: boolean } {
   const out = agentShell(
-    `ln -s "$(command -v sleep)" "$1/babeld"
-    ( "$1/babeld" 60 </dev/null >/dev/null 2>&1 & echo $! >"$1/babeld.pid" )
-    pid=$(cat "$1/babeld.pid")
-    # Until the fork has exec'd, the process is still a shell.
-    i=0; while [ "$(cat /proc/$pid/comm 2>/dev/null)" != babeld ] && [ $i -lt 500 ]; do sleep 0.01; i=$((i + 1)); done
+    `${FAKE_BABELD}
+    fake_babeld
     STAGE=$1 BABELD_PIDFILE=$1/babeld.pid BABELD_RUNNING=$1/running P_BABELD=0 MODE=deploy
     [ ${mode} = check ] && DRY=1
     sync_babeld 4>/dev/null
@@ -92,4 +100,37 @@ test('babeld turned off: the babeld the agent started is stopped (check mode say
   assert.deepEqual(babeldOff('check'), { result: 'would-stopped', alive: true });
   // None of ours runs: nothing to do, and nothing else is looked at.
   assert.equal(agentShell('BABELD_PIDFILE=$1/none P_BABELD=0 MODE=deploy; sync_babeld; echo "$BABELD"').trim(), 'disabled');
+});
+
+test('what our babeld has is remembered for the same process: a no-op skips the dump, a restart or a torn record does not', () => {
+  const out = agentShell(
+    `${FAKE_BABELD}
+    fake_babeld
+    BABELD_PIDFILE=$1/babeld.pid BABEL_KNOWN_FILE=$1/known P_BABELD_MANAGE=agent DRY=0
+    # The socket: a dump of two interfaces, each call counted.
+    babel_ctl() { echo dump >>"$d/dumps"; printf 'add interface rait1 up true\\nadd interface rait2 up true\\nok\\n'; }
+    known() { BABEL_KNOWN_READ=0 BABEL_KNOWN_CHANGED=0; babel_known; echo "[$BABEL_KNOWN] dumps $(wc -l <"$d/dumps" 2>/dev/null || echo 0)"; }
+    known
+    record_babel_known
+    known
+    known_after 'flush interface rait1'
+    known_after 'interface rait3 type tunnel rxcost 32'
+    record_babel_known
+    known
+    # A torn write (no final " ."), then another process under the same pid file.
+    sed 's/ \\.$//' "$1/known" >"$1/torn" && mv "$1/torn" "$1/known"
+    known
+    record_babel_known
+    kill "$pid"
+    fake_babeld
+    known
+    kill "$pid"`,
+  );
+  assert.deepEqual(out.trim().split('\n'), [
+    '[ rait1 rait2 ] dumps 1',
+    '[ rait1 rait2 ] dumps 1',
+    '[ rait2 rait3 ] dumps 1',
+    '[ rait1 rait2 ] dumps 2',
+    '[ rait1 rait2 ] dumps 3',
+  ]);
 });

@@ -17,9 +17,11 @@ BABELD_LOG=$LOG_DIR/babeld.log
 # The config our babeld runs, interfaces added through the socket included: a deploy restarts
 # babeld when the new config differs from it in more than interfaces; status compares the two.
 BABELD_RUNNING=$RUN_DIR/babeld.conf
-# Interfaces the running babeld has (babel_known reads them once).
+# Interfaces the running babeld has, " a b " (babel_known reads them once, babel_tell follows).
 BABEL_KNOWN=
 BABEL_KNOWN_READ=0
+# What a run last knew of our babeld's interfaces: "PID STARTTIME" of that babeld, then BABEL_KNOWN.
+BABEL_KNOWN_FILE=$RUN_DIR/babeld.interfaces
 
 # Send control lines to babeld's socket; prints its replies. Fails without a client.
 babel_ctl() {
@@ -99,11 +101,45 @@ check_babeld() {
 
 ensure_run_dir() { [ -d "$RUN_DIR" ] || cmd mkdir -p -m 0700 "$RUN_DIR"; }
 
-# The interfaces the running babeld has.
+# The interfaces the running babeld has. Asking costs a dump through the socket (a client, an awk,
+# and babeld's own work for every route it holds). Our babeld changes its interfaces only when told,
+# and a restart makes it another process: what the last run knew of the very same process (pid and
+# start time) stands in for the dump. Not seen that way: a "flush interface" sent by hand.
 babel_known() {
 	[ "$BABEL_KNOWN_READ" = 1 ] && return 0
-	BABEL_KNOWN="$(babel_ctl dump | awk '$1 == "add" && $2 == "interface" { printf " %s", $3 }') "
 	BABEL_KNOWN_READ=1
+	if [ "$P_BABELD_MANAGE" = agent ] && babeld_identity; then
+		bk_line=
+		read -r bk_line 2>/dev/null <"$BABEL_KNOWN_FILE"
+		# Written whole, it ends with " ." (a torn write does not).
+		case $bk_line in "$BABELD_ID "*" ." | "$BABELD_ID .")
+			bk_line=${bk_line#"$BABELD_ID"}
+			BABEL_KNOWN="${bk_line%.}"
+			return 0
+			;;
+		esac
+	fi
+	BABEL_KNOWN="$(babel_ctl dump | awk '$1 == "add" && $2 == "interface" { printf " %s", $3 }') "
+	BABEL_KNOWN_CHANGED=1
+}
+BABEL_KNOWN_CHANGED=0
+
+# BABELD_ID: "PID STARTTIME" of our running babeld (the start time tells a reused pid apart).
+babeld_identity() {
+	BABELD_ID=
+	babeld_pid >/dev/null || return 1
+	read -r bi_stat 2>/dev/null <"/proc/$bp_pid/stat" || return 1
+	# The words after "PID (COMM) " are fields 3 on; the start time is field 22.
+	# shellcheck disable=SC2086 # split into fields on purpose (set -f: no globbing)
+	set -- ${bi_stat#*") "}
+	[ $# -ge 20 ] || return 1
+	BABELD_ID="$bp_pid ${20}"
+}
+
+# For the next run: what our babeld has now, when this run learnt or changed it.
+record_babel_known() {
+	[ "$DRY" = 0 ] && [ "$BABEL_KNOWN_CHANGED" = 1 ] && [ "$P_BABELD_MANAGE" = agent ] && babeld_identity || return 0
+	printf '%s\n' "$BABELD_ID$BABEL_KNOWN." >"$BABEL_KNOWN_FILE"
 }
 
 # Tell the running babeld; a "no" or "bad" reply is an error.
@@ -115,8 +151,22 @@ babel_tell() { # lines...
 		case $reply in *"
 no"* | *"
 bad"*) die "babeld refused '$line': $(printf '%s' "$reply" | tail -n 2 | tr '\n' ' ')" ;; esac
+		known_after "$line"
 	done
 	BABEL_TOLD=1
+}
+
+# BABEL_KNOWN after babeld accepted the control line $1.
+known_after() {
+	[ "$BABEL_KNOWN_READ" = 1 ] || return 0
+	# shellcheck disable=SC2086 # the line's words
+	set -- $1
+	case $1:${2:-} in
+	flush:interface) case $BABEL_KNOWN in *" ${3:-} "*) BABEL_KNOWN="${BABEL_KNOWN%%" $3 "*} ${BABEL_KNOWN#*" $3 "}" ;; esac ;;
+	interface:*) case $BABEL_KNOWN in *" $2 "*) ;; *) BABEL_KNOWN="$BABEL_KNOWN$2 " ;; esac ;;
+	*) return 0 ;;
+	esac
+	BABEL_KNOWN_CHANGED=1
 }
 
 # The "interface" line babeld gets at run time for each name: babeld applies the config's
@@ -189,12 +239,14 @@ start_babeld() {
 	fi
 	cmd cp "$P_BABELD_CONFIG" "$BABELD_RUNNING"
 	SUMS=
+	BABEL_KNOWN_READ=0 BABEL_KNOWN_CHANGED=0
 }
 
-# The config our babeld runs is no longer known (nor its checksum, files.sh).
+# What our babeld runs is no longer known: its config (nor its checksum, files.sh), its interfaces.
 forget_running() {
-	rm -f "$BABELD_RUNNING"
+	rm -f "$BABELD_RUNNING" "$BABEL_KNOWN_FILE"
 	SUMS=
+	BABEL_KNOWN_READ=0 BABEL_KNOWN_CHANGED=0
 }
 
 stop_babeld() {

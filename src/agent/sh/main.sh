@@ -72,6 +72,7 @@ sync_all() {
 	leave_old_placement
 	sync_links
 	sync_babeld
+	record_babel_known
 	sync_made
 	record_placement
 	record_run
