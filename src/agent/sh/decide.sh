@@ -11,7 +11,7 @@ HANDSHAKE_FRESH=180
 # "resolve" when the endpoint is a host name to look up again: it changed since the last applied
 # plan, or the link has no endpoint or no fresh handshake (a dynamic name may point elsewhere now);
 # a link that works on the address its name gave is left alone, so DNS is asked only when it could
-# help. No word: the link is right and is kept. Then "stale name" for every managed link not
+# help. A link with no word is right: "kept name" (nothing for the shell to do per link). Then "stale name" for every managed link not
 # planned, and last "new N": how many links are missing. Reads $STAGE/wg, $STAGE/ip, the planned
 # private key in $STAGE/private.key and the last applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
@@ -69,7 +69,8 @@ plan_diffs() { # last-plan
 		}
 		words = ""
 		for (k in d) words = words " " k
-		print "link", $0, cur words
+		if (words == "") print "kept", name
+		else print "link", $0, cur words
 	}
 	END {
 		for (name in ours) if (!(name in planned)) print "stale", name

@@ -15,7 +15,11 @@ read_facts() {
 	# Without wg's view no link can be told apart from an operator's own: decide nothing.
 	wg_if show all dump >"$STAGE/wg" 2>"$STAGE/wg.err" ||
 		die "cannot read WireGuard's state: wg show all dump failed: $(log_tail "$STAGE/wg.err")"
-	printf 'link show\naddr show\n' | ip_if -d -o -batch - >"$STAGE/ip" 2>/dev/null
+	# A here-document, not printf in a pipe: one process fewer.
+	ip_if -d -o -batch - >"$STAGE/ip" 2>/dev/null <<-EOF
+		link show
+		addr show
+	EOF
 	return 0
 }
 

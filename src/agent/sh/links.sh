@@ -214,6 +214,7 @@ sync_links() {
 	for sl_line; do
 		# shellcheck disable=SC2086 # the fields of a link line
 		case $sl_line in
+		"kept "*) KEPT="$KEPT ${sl_line#kept }" ;;
 		"stale "*) stale="$stale ${sl_line#stale }" ;;
 		"link "*) sync_link ${sl_line#link } ;;
 		esac

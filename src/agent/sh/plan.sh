@@ -111,8 +111,7 @@ valid_ll() { case $1 in *[!0-9a-fA-F:/]* | */*/* | [!fF]*) return 1 ;; */[0-9]*)
 
 bad_plan() { die "plan line $lineno: bad $1: $2"; }
 
-none_if_dash() { [ "$1" = - ] && return 0; printf '%s' "$1"; }
-
+# Namespace names never start with "-" (valid_ns), so ${a#-} turns the plan's "-" into none.
 # A plan of version 2 (left by an older rait-fleet, until a deploy replaces it) has one family and
 # one prefix for every link: read the same way.
 read_plan() { # file
@@ -138,8 +137,8 @@ read_plan() { # file
 		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;
 		fwmark) valid_uint "$a" || bad_plan fwmark "$a"; P_FWMARK=$a ;;
 		isolation) case $a in none | netns | vrf) P_ISOLATION=$a ;; *) bad_plan isolation "$a" ;; esac ;;
-		interface_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_IFNS=$(none_if_dash "$a") ;;
-		transit_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_TRANSIT=$(none_if_dash "$a") ;;
+		interface_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_IFNS=${a#-} ;;
+		transit_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_TRANSIT=${a#-} ;;
 		config_dir) valid_path "$a" || bad_plan "$key" "$a"; P_CONFIG_DIR=$a ;;
 		babeld) case $a in 0 | 1) P_BABELD=$a ;; *) bad_plan babeld "$a" ;; esac ;;
 		babeld_config) valid_path "$a" || bad_plan "$key" "$a"; P_BABELD_CONFIG=$a ;;
