@@ -7,7 +7,6 @@ V_KERNEL=
 S_HASHES=
 S_LINKS=
 S_BABEL='{"running":false,"configHash":null,"neighbours":[],"routes":0}'
-S_LINK_ERRORS=
 
 # The deployed files' hashes, and the one of the config our babeld runs, from one digest_files.
 config_hashes_json() {
@@ -85,12 +84,14 @@ ok"*)
 	V_BABELD=${S_BABEL%%"$NL"*}
 	S_BABEL=${S_BABEL#*"$NL"}
 	# A babeld that does not answer still has a version to report.
-	[ -n "$V_BABELD" ] || V_BABELD=$(version_of babeld -V)
+	[ -n "$V_BABELD" ] || { version_of babeld -V; V_BABELD=$VERSION; }
 }
 
-# The first word of the program's first line that looks like a version (1.2...), from "v" or its
-# first digit on: "wireguard-tools v1.0.20210914 - ..." gives v1.0.20210914.
+# Into VERSION: the first word of the program's first line that looks like a version (1.2...),
+# from "v" or its first digit on: "wireguard-tools v1.0.20210914 - ..." gives v1.0.20210914.
+# Set, not printed: a function printed into $(...) costs a process more.
 version_of() { # program args...
+	VERSION=
 	command -v "$1" >/dev/null 2>&1 || return 0
 	vo_out=$("$@" 2>&1)
 	# shellcheck disable=SC2086 # the words of the first line (no globbing: set -f)
@@ -98,20 +99,20 @@ version_of() { # program args...
 	for vo_word; do
 		case $vo_word in *[0-9].[0-9]*) ;; *) continue ;; esac
 		while :; do case $vo_word in [0-9v]*) break ;; *) vo_word=${vo_word#?} ;; esac; done
-		printf '%s' "$vo_word"
+		VERSION=$vo_word
 		return 0
 	done
 }
 
-# The implementation serving our links; with none, what a new link would use.
+# Into WG_IMPL: the implementation serving our links; with none, what a new link would use.
 status_wireguard() {
+	WG_IMPL=
 	if [ -s "$STAGE/impl" ]; then
-		read -r impl <"$STAGE/impl"
-		echo "$impl"
+		read -r WG_IMPL <"$STAGE/impl"
 	elif [ -d /sys/module/wireguard ]; then
-		echo kernel
+		WG_IMPL=kernel
 	elif command -v wireguard-go >/dev/null 2>&1; then
-		echo wireguard-go
+		WG_IMPL=wireguard-go
 	fi
 }
 
@@ -135,17 +136,23 @@ report_status() {
 	json_str "$V_BABELD"
 	printf ',"kernel":'
 	json_str "$V_KERNEL"
-	printf '},"configHashes":{%s},"links":[%s],"linkErrors":{%s},"babel":%s,"persistence":%s%s}\n' "$S_HASHES" "$S_LINKS" \
-		"$S_LINK_ERRORS" "$S_BABEL" "$(persistence_json)" "$(pull_status_json)"
+	printf '},"configHashes":{%s},"links":[%s],"linkErrors":{' "$S_HASHES" "$S_LINKS"
+	# Printed in place, not through $(...): a process each fewer.
+	link_errors_json
+	printf '},"babel":%s,"persistence":' "$S_BABEL"
+	persistence_json
+	pull_status_json
+	printf '}\n'
 }
 
 status() {
-	V_KERNEL=$(uname -r)
-	V_WG=$(version_of wg --version)
+	# The release as uname -r gives it, without a process: /proc/version is "Linux version RELEASE ...".
+	read -r _ _ V_KERNEL _ 2>/dev/null </proc/version || V_KERNEL=$(uname -r)
+	version_of wg --version
+	V_WG=$VERSION
 	read_facts
 	S_LINKS=$(link_state_json)
-	WG_IMPL=$(status_wireguard)
+	status_wireguard
 	config_hashes_json
 	babel_json
-	S_LINK_ERRORS=$(link_errors_json)
 }
