@@ -4,7 +4,8 @@
 // peak RSS after each phase; asserts nothing.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { parseInventory, DEFAULT_BABELD_TEMPLATE } from '../src/inventory/load.js';
+import { parseInventory } from '../src/inventory/load.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../src/paths.js';
 import type { Inventory } from '../src/inventory/types.js';
 import { planMesh } from '../src/mesh/plan.js';
 import { ensureKeys } from '../src/state/allocate.js';

@@ -346,7 +346,8 @@ const HOW = `
 - Lab nodes are network + mount namespaces on this machine, each with its own sshd and an empty root home; they share
   its cores with the control side, so every wall time includes the nodes' own work.
 - OpenSSH floor: one \`sh\` starting \`ssh -o BatchMode=yes -o ControlMaster=no … true\` to every node at once, same key.
-  Stack floor: \`node dist/bench/stack-floor.js\`, our ssh2 transport to every node at once running \`true\`.
+  Stack floor: \`node dist/bench/stack-floor.js\`, our ssh2 transport to every node at once running \`true\`, bundled
+  into one file as the CLI is (scripts/bundle.mjs), so that both load their code alike.
 - Cold: before each run \`rait-fleet down\` and the files removed, so every node starts empty. No-op: the same deploy again.
 - Fabric (\`bench/fabric_deploy.py\`) and Ansible (\`bench/ansible/deploy.yml\`) copy the very files deploy sends (plan,
   rait.conf, peers.conf, babeld.conf, the units, private key and the agent; staged by bench/stage.ts in a 0700

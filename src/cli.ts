@@ -4,8 +4,9 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from './commands/commander.js';
 import { InputError, EXIT_USAGE, EXIT_FAILED } from './errors.js';
 import { commands } from './commands/index.js';
+import { PACKAGE_JSON } from './paths.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const pkg = JSON.parse(readFileSync(PACKAGE_JSON, 'utf8')) as { version: string };
 
 const program = new Command('rait-fleet')
   .description('Build and run a full mesh of RAIT-style WireGuard tunnels across a fleet, over SSH')

@@ -3,11 +3,11 @@
  * (docs/agent-protocol.md). Pure except loadAgentScript(), which reads the built script.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { MeshSettings } from '../inventory/types.js';
 import { NODE_FILES, type NodeFileName, type NodePlan } from '../mesh/types.js';
 import type { RemoteMode } from './report.js';
 import { SNAPSHOT_ID } from './validate.js';
+import { AGENT_SCRIPT } from '../paths.js';
 
 /** The plan file: one `key value...` line each; values never contain whitespace; `-` = empty. */
 export function planFile(plan: NodePlan, mesh: MeshSettings, mode: RemoteMode): string {
@@ -124,9 +124,6 @@ export function agentCommand(mode: RemoteMode, opts: { verbose: boolean; become:
   if (opts.become) words.unshift('sudo', '-n');
   return words.join(' ');
 }
-
-/** Where the build (scripts/build-agent.mjs) puts the agent: dist/agent, beside dist/src. */
-export const AGENT_SCRIPT = fileURLToPath(new URL('../../agent/rait-fleet-agent', import.meta.url));
 
 /** The built agent script's text. */
 export function loadAgentScript(): string {

@@ -2,7 +2,6 @@
 import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { readText } from '../atomic-file.js';
 import {
   MAX_IFNAME,
@@ -32,6 +31,7 @@ import type {
 } from './types.js';
 import { readVars } from './vars.js';
 import { YamlReader, entryOr, type Field } from './yaml-reader.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../paths.js';
 
 const TOP_KEYS = ['mesh', 'state', 'ssh', 'nodes'] as const;
 const MESH_KEYS = [
@@ -60,9 +60,6 @@ const HOST_KEY_CHECKING: readonly HostKeyChecking[] = ['strict', 'accept-new', '
 const BABELD_MANAGE: readonly BabeldManage[] = ['agent', 'external'];
 const U32_MAX = 0xffffffff;
 const I32_MAX = 0x7fffffff;
-
-/** The babeld template shipped with rait-fleet, used when the inventory names none. */
-export const DEFAULT_BABELD_TEMPLATE = fileURLToPath(new URL('../../../templates/babeld.conf.liquid', import.meta.url));
 
 /** The inventory to use: the argument, else $RAIT_FLEET_INVENTORY, else ./inventory.yaml; absolute. */
 export function resolveInventoryPath(arg?: string): string {

@@ -6,7 +6,7 @@ import pLimit from 'p-limit';
 import { InputError } from '../errors.js';
 import { parsePrefix } from './cidr.js';
 import { labDown } from './down.js';
-import { DEFAULT_BABELD_TEMPLATE } from '../inventory/load.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../paths.js';
 import { downCommand, isGeneratedInventory, renderInventory } from './inventory.js';
 import { hostKeyPath, loopback4Address, startNode, waitForSshd, writeNodeFiles } from './node.js';
 import { bridgeName, DEFAULT_NAME, DEFAULT_NODES, labNamespacePattern, nodeLinkPattern, planLab, validateName } from './plan.js';

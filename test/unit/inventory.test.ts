@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { InputError } from '../../src/errors.js';
-import { DEFAULT_BABELD_TEMPLATE, loadInventory, parseInventory, resolveInventoryPath } from '../../src/inventory/load.js';
+import { loadInventory, parseInventory, resolveInventoryPath } from '../../src/inventory/load.js';
+import { DEFAULT_BABELD_TEMPLATE } from '../../src/paths.js';
 import { tempDirs } from '../fixtures/temp-dirs.js';
 
 const FILE = '/fleet/inv.yaml';
