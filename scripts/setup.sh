@@ -17,6 +17,7 @@ packages=(
   systemd                          # systemd-analyze verifies the units deploy installs
   prometheus                       # promtool checks the metrics and alert rules; the exporter e2e scrapes
   curl openssl                     # pull mode: lab nodes fetch the registry and verify its Ed25519 signature
+  wget                             # pull mode's fallback where curl is missing (tested)
 )
 ./scripts/apt-install.sh "${packages[@]}"
 # Debian's own nodejs may be older than package.json's engines; say so before npm ci fails obscurely.

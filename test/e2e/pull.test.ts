@@ -102,6 +102,25 @@ describe('pull mode: nodes follow a signed registry served over HTTP', () => {
     );
   });
 
+  it('a node without curl pulls with wget: the same verified registry', async () => {
+    // curl hidden from this one run only: a mount namespace of its own (unshare makes its mounts
+    // private), where /usr/bin/curl is /dev/null, which is not executable.
+    const curl = (await labExec(lab, 'n2', ['sh', '-c', 'command -v curl'])).stdout.trim();
+    assert.ok(curl.startsWith('/'), `curl not found on n2: ${curl}`);
+    const r = await labExec(lab, 'n2', [
+      'unshare',
+      '-m',
+      'sh',
+      '-c',
+      `mount --bind /dev/null ${curl} && exec /etc/rait/rait-fleet-agent pull -v`,
+    ]);
+    const report = parseReport(r.stdout, 'pull') as ApplyReport;
+    assert.equal(r.code, 0, `${report.error} ${r.stderr}`);
+    assert.match(r.stderr, /\[#\] wget -q -T 60 -O /);
+    assert.doesNotMatch(r.stderr, /\[#\] curl /);
+    assert.match(r.stderr, /registry serial 1: already applied/);
+  });
+
   it('a fifth node: keygen, deploy --limit n5, publish — the four build their links to it by pull alone', async () => {
     editInventory(inventory, (doc) => doc.setIn(['nodes', 'n5'], n5Entry));
     assert.equal((await runCli(['keygen', inventory])).code, 0);
