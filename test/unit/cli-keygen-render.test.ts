@@ -101,6 +101,22 @@ test('render: generates missing keys (saying so), redacts the private key unless
   assert.doesNotMatch(secret.stdout, /==>/);
 });
 
+test('render --show-secrets refuses a key pair that does not match; the redacted render does not use the private key', () => {
+  const { inv, state } = fleetDir(YAML);
+  assert.equal(cli('keygen', inv).code, 0);
+  const a = readState(state).nodes.a!.publicKey;
+  // A hand edit gone wrong: a's public key with its first character changed (still a valid key).
+  const edited = `${a.startsWith('A') ? 'B' : 'A'}${a.slice(1)}`;
+  writeFileSync(state, readFileSync(state, 'utf8').replace(a, edited));
+  const shown = cli('render', inv, '--node', 'a', '--show-secrets');
+  assert.equal(shown.code, 2, shown.stderr);
+  assert.match(shown.stderr, /nodes\.a\.public_key: damaged state file: does not match private_key/);
+  assert.equal(shown.stdout, '');
+  const redacted = cli('render', inv, '--node', 'a');
+  assert.equal(redacted.code, 0, redacted.stderr);
+  assert.match(redacted.stdout, /PrivateKey = "<redacted>"/);
+});
+
 test('render --template renders any liquid template with the node variables', () => {
   const { dir, inv } = fleetDir(YAML);
   const tpl = join(dir, 'x.liquid');
