@@ -242,8 +242,8 @@ const cases: Case[] = [
     STATE.split('\n').indexOf(`public_key = "${B.publicKey}"`) + 1,
     ['render', '-n', 'a'],
   ),
-  // A pair is checked where its private key is used: render or deploy of that node, keygen of all.
-  ...[['render', '-n', 'b'], ['deploy', '--limit', 'b'], ['keygen']].map((args) =>
+  // A pair is checked where its private key is used: render of that node showing it, deploy of it, keygen of all.
+  ...[['render', '-n', 'b', '--show-secrets'], ['deploy', '--limit', 'b'], ['keygen']].map((args) =>
     S(
       `public key not matching the private key (${args.join(' ')})`,
       stateWith('b', 'public_key', `"${OTHER.publicKey}"`),
