@@ -1,6 +1,5 @@
 // Registers render; its implementation (and the modules it needs) loads only when it runs.
-import type { Command } from './commander.js';
-import { Option } from './commander.js';
+import { Option, type Command } from './commander.js';
 import { NODE_FILES } from '../mesh/types.js';
 import type { RenderFlags } from './render-action.js';
 import { inventoryArgHelp } from './options.js';

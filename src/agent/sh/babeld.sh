@@ -20,6 +20,8 @@ BABELD_RUNNING=$RUN_DIR/babeld.conf
 # Interfaces the running babeld has, " a b " (babel_known reads them once, babel_tell follows).
 BABEL_KNOWN=
 BABEL_KNOWN_READ=0
+# This run learnt BABEL_KNOWN from a dump or changed it: record_babel_known writes it down.
+BABEL_KNOWN_CHANGED=0
 # What a run last knew of our babeld's interfaces: "PID STARTTIME" of that babeld, then BABEL_KNOWN.
 BABEL_KNOWN_FILE=$RUN_DIR/babeld.interfaces
 
@@ -122,7 +124,6 @@ babel_known() {
 	BABEL_KNOWN="$(babel_ctl dump | awk '$1 == "add" && $2 == "interface" { printf " %s", $3 }') "
 	BABEL_KNOWN_CHANGED=1
 }
-BABEL_KNOWN_CHANGED=0
 
 # BABELD_ID: "PID STARTTIME" of our running babeld (the start time tells a reused pid apart).
 babeld_identity() {

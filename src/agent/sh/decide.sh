@@ -11,9 +11,10 @@ HANDSHAKE_FRESH=180
 # "resolve" when the endpoint is a host name to look up again: it changed since the last applied
 # plan, or the link has no endpoint or no fresh handshake (a dynamic name may point elsewhere now);
 # a link that works on the address its name gave is left alone, so DNS is asked only when it could
-# help. A link with no word is right: "kept name" (nothing for the shell to do per link). Then "stale name" for every managed link not
-# planned, and last "new N": how many links are missing. Reads $STAGE/wg, $STAGE/ip, the planned
-# private key in $STAGE/private.key and the last applied plan in $1 (may be missing).
+# help. A link with no word is right and printed as "kept name" only (the shell has nothing to do for
+# it). Then "stale name" for every managed link not planned, and last "new N": how many links are
+# missing. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
+# applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
 	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
 	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \

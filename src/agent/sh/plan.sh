@@ -111,7 +111,6 @@ valid_ll() { case $1 in *[!0-9a-fA-F:/]* | */*/* | [!fF]*) return 1 ;; */[0-9]*)
 
 bad_plan() { die "plan line $lineno: bad $1: $2"; }
 
-# Namespace names never start with "-" (valid_ns), so ${a#-} turns the plan's "-" into none.
 # A plan of version 2 (left by an older rait-fleet, until a deploy replaces it) has one family and
 # one prefix for every link: read the same way.
 read_plan() { # file
@@ -137,6 +136,7 @@ read_plan() { # file
 		mtu) { valid_uint "$a" && [ "$a" -ge 1280 ]; } || bad_plan mtu "$a"; P_MTU=$a ;;
 		fwmark) valid_uint "$a" || bad_plan fwmark "$a"; P_FWMARK=$a ;;
 		isolation) case $a in none | netns | vrf) P_ISOLATION=$a ;; *) bad_plan isolation "$a" ;; esac ;;
+		# A namespace name never starts with "-" (valid_ns): ${a#-} turns the plan's "-" into none.
 		interface_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_IFNS=${a#-} ;;
 		transit_namespace) valid_ns "$a" || bad_plan "$key" "$a"; P_TRANSIT=${a#-} ;;
 		config_dir) valid_path "$a" || bad_plan "$key" "$a"; P_CONFIG_DIR=$a ;;
