@@ -1,7 +1,7 @@
-// Benchmark: a synthetic 1,000-node mesh in memory. Planning = planMesh (keys checked, peers.conf, template
-// compiled) plus every node's links; rendering = every node's files (rait.conf, babeld.conf through liquidjs),
-// which a deploy of the whole fleet needs and a deploy --limit needs only for its nodes. Prints timings and
-// peak RSS after each phase; asserts nothing.
+// Benchmark: a synthetic 1,000-node mesh in memory. Planning = planMesh (peers.conf, template compiled) plus
+// every node's links; rendering = every node's files (rait.conf, babeld.conf through liquidjs), and checking
+// every node's key pair, which a deploy of the whole fleet needs and a deploy --limit needs only for its
+// nodes. Prints timings and peak RSS after each phase; asserts nothing.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseInventory } from '../src/inventory/load.js';
@@ -9,6 +9,7 @@ import { DEFAULT_BABELD_TEMPLATE } from '../src/paths.js';
 import type { Inventory } from '../src/inventory/types.js';
 import { planMesh } from '../src/mesh/plan.js';
 import { ensureKeys } from '../src/state/allocate.js';
+import { checkKeyPairs } from '../src/state/codec.js';
 
 const NODES = Number(process.env.NODES ?? 1000);
 
@@ -47,3 +48,6 @@ console.log(`peak RSS after planning                    ${peakMiB()}`);
 const [, renderMs] = time(() => plan.nodes.forEach((np) => void np.files));
 console.log(`rendering every node's files               ${ms(renderMs)}`);
 console.log(`peak RSS after rendering (whole process)   ${peakMiB()}`);
+
+const [, checkMs] = time(() => checkKeyPairs('/bench/state.toml', undefined, state, Object.keys(state.nodes)));
+console.log(`checking every node's key pair             ${ms(checkMs)}`);

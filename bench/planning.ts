@@ -13,15 +13,24 @@ export interface PlanResult {
   renderMs: Sample;
   /** Peak of the whole process, planning included. */
   renderRssMiB: Sample;
+  /** Every node's key pair (an X25519 multiplication each), which a deploy of the whole fleet adds too. */
+  checkMs: Sample;
 }
 
 export async function benchPlanning(node: string, benchDir: string, runs: number): Promise<PlanResult> {
-  const samples = { planMs: [] as number[], planRssMiB: [] as number[], renderMs: [] as number[], renderRssMiB: [] as number[] };
+  const samples = {
+    planMs: [] as number[],
+    planRssMiB: [] as number[],
+    renderMs: [] as number[],
+    renderRssMiB: [] as number[],
+    checkMs: [] as number[],
+  };
   const patterns: [keyof typeof samples, RegExp][] = [
     ['planMs', /^planning \(.*?\)\s+(\d+) ms$/m],
     ['planRssMiB', /^peak RSS after planning\s+(\d+) MiB$/m],
     ['renderMs', /^rendering every node's files\s+(\d+) ms$/m],
     ['renderRssMiB', /^peak RSS after rendering \(whole process\)\s+(\d+) MiB$/m],
+    ['checkMs', /^checking every node's key pair\s+(\d+) ms$/m],
   ];
   for (let i = 0; i < runs; i++) {
     const p = await mustMeasure([node, join(benchDir, 'plan.js')], { env: { NODES: String(PLAN_NODES) } });
@@ -36,5 +45,6 @@ export async function benchPlanning(node: string, benchDir: string, runs: number
     planRssMiB: summarize(samples.planRssMiB),
     renderMs: summarize(samples.renderMs),
     renderRssMiB: summarize(samples.renderRssMiB),
+    checkMs: summarize(samples.checkMs),
   };
 }

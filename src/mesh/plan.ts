@@ -28,8 +28,8 @@ interface MemberTransport {
 
 /**
  * `templates` holds template text (read by the caller); babeld's is required when babeld is enabled.
- * Keys and the template's syntax are checked here (the inventory was checked when read). Each node's links and files are computed
- * when first read (a 1,000-node mesh has ~1M links and 1,000 babeld.conf renderings, while a deploy
+ * The template's syntax is checked here (the inventory when read, key pairs by the caller for the nodes it
+ * sends to). Each node's links and files are computed when first read (a 1,000-node mesh has ~1M links and 1,000 babeld.conf renderings, while a deploy
  * --limit needs a few): call `renderFilesOf` before writing or sending anything, so an error that only
  * rendering finds (an include that fails, a filter given a bad value) still stops the command first.
  */

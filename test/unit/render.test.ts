@@ -40,6 +40,15 @@ test("the shipped babeld template: classic line, one interface per link, redistr
   assert.deepEqual(plain, ['redistribute local deny']);
 });
 
+test('the shipped babeld template gives a node without links no interface line', () => {
+  const inv = inventory(['solo: { host: 192.0.2.1 }']);
+  const plan = planMesh(inv, ensureKeys(inv, { nodes: {} }).state, { babeld: shipped });
+  const conf = plan.nodes[0]!.files['babeld.conf']!;
+  assert.equal(plan.nodes[0]!.links.length, 0);
+  assert.doesNotMatch(conf, /^interface/m);
+  assert.match(conf, /^default type tunnel .*\n\n# Announce/m);
+});
+
 test("a template naming another control socket is refused: babeld would take it over the agent's", () => {
   const inv = parseInventory(
     '/inv/mesh.yaml',
