@@ -1,9 +1,5 @@
-// WireGuard keys: X25519 via tweetnacl, standard base64 of 32 bytes (as `wg genkey` / `wg pubkey`).
-import { randomBytes } from 'node:crypto';
-import type * as Nacl from 'tweetnacl';
-import { requireCjs } from '../cjs.js';
-
-const nacl = requireCjs('tweetnacl') as typeof Nacl;
+// WireGuard keys: X25519, standard base64 of 32 bytes (as `wg genkey` / `wg pubkey`).
+import { createPrivateKey, createPublicKey, randomBytes } from 'node:crypto';
 
 const KEY_BYTES = 32;
 
@@ -11,10 +7,17 @@ export function generatePrivateKey(): string {
   return Buffer.from(clamp(randomBytes(KEY_BYTES))).toString('base64');
 }
 
-/** What `wg pubkey` prints for `privateKey`. */
+/**
+ * What `wg pubkey` prints for `privateKey`. OpenSSL's X25519 (node:crypto), as signing.ts does for
+ * Ed25519, rather than tweetnacl's: the same bytes, but ~0.1 ms a key against tweetnacl's ~2 ms for
+ * each of a process's first keys (JIT warm-up) and ~0.6 ms warm, which every deploy pays once per node.
+ * JWK is the quick import (PKCS#8 DER goes through OpenSSL 3's decoders, ~0.5 ms): node reads a private
+ * key from `d` alone and only requires `x` to be a string; the public key is derived from `d`.
+ */
 export function publicKeyOf(privateKey: string): string {
-  const secret = decodeKey(privateKey);
-  return Buffer.from(nacl.scalarMult.base(clamp(secret))).toString('base64');
+  const d = Buffer.from(clamp(decodeKey(privateKey))).toString('base64url');
+  const jwk = createPublicKey(createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d, x: '' }, format: 'jwk' })).export({ format: 'jwk' });
+  return Buffer.from(jwk.x!, 'base64url').toString('base64');
 }
 
 export function isWireGuardKey(s: unknown): s is string {

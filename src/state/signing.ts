@@ -6,18 +6,20 @@ import { requireCjs } from '../cjs.js';
 import { isWireGuardKey } from './keys.js';
 import type { Signing, SigningKey } from './types.js';
 
-const nacl = requireCjs('tweetnacl') as typeof Nacl;
+let naclModule: typeof Nacl | undefined;
+/** tweetnacl, loaded when a signing key is first made or read: only pull mode has one. */
+const nacl = (): typeof Nacl => (naclModule ??= requireCjs('tweetnacl') as typeof Nacl);
 
 /** A new Ed25519 key: the 32-byte seed (the private key) and its public key, both base64. */
 export function generateSigningKey(): SigningKey {
-  const { secretKey, publicKey } = nacl.sign.keyPair();
+  const { secretKey, publicKey } = nacl().sign.keyPair();
   return { privateKey: Buffer.from(secretKey.subarray(0, 32)).toString('base64'), publicKey: Buffer.from(publicKey).toString('base64') };
 }
 
 /** The public key of a seed (base64); undefined when it is not 32 bytes of base64. */
 export function signingPublicKeyOf(privateKey: string): string | undefined {
   if (!isWireGuardKey(privateKey)) return undefined;
-  return Buffer.from(nacl.sign.keyPair.fromSeed(Buffer.from(privateKey, 'base64')).publicKey).toString('base64');
+  return Buffer.from(nacl().sign.keyPair.fromSeed(Buffer.from(privateKey, 'base64')).publicKey).toString('base64');
 }
 
 /**

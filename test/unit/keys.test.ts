@@ -18,6 +18,12 @@ test("unclamped private keys (as `wg genkey` may not clamp) give wg's public key
   assert.equal(publicKeyOf(raw), expected);
 });
 
+test("RFC 7748's X25519 test vector (Alice's key pair)", () => {
+  const priv = Buffer.from('77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a', 'hex').toString('base64');
+  const pub = Buffer.from('8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a', 'hex').toString('base64');
+  assert.equal(publicKeyOf(priv), pub);
+});
+
 test('keys are 32 bytes of base64, fresh every time', () => {
   const a = generatePrivateKey();
   assert.ok(isWireGuardKey(a));
