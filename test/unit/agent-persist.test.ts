@@ -183,6 +183,41 @@ describe('rait-fleet-agent apply, on the node alone', () => {
     }
   });
 
+  it('a hand-edited stored plan it cannot read: the line and the field, exit 1, nothing changed', () => {
+    const n = node({ facts: { here: 'link-deleted' } });
+    try {
+      n.run(n1Plan());
+      const planPath = join(n.configDir, 'plan');
+      const stored = readFileSync(planPath, 'utf8');
+      const links = stored.split('\n').filter((l) => l.startsWith('link '));
+      const first = links[0]!;
+      const [, name] = first.split(' ');
+      // An operator's habits: a note and a blank line on top, tabs between fields.
+      const head = `# edited by hand\n\n${stored.replaceAll(first, first.replaceAll(' ', '\t'))}`;
+      const lineOf = (text: string, line: string): number => text.split('\n').indexOf(line) + 1;
+      const cases: [string, string, RegExp][] = [
+        ['duplicate', `${head}${first}\n`, new RegExp(`plan line ${lineOf(`${head}${first}`, first)}: bad duplicate interface: ${name}$`)],
+        ['bad key', `${head}${first.replace(/ \S+=/, ' not-a-key')}\n`, /bad public key: not-a-key$/],
+        ['extra field', `${head}${first} extra\n`, /bad address family: ip\d extra$/],
+        ['unknown key', `${head}colour blue\n`, new RegExp(`plan line ${head.split('\n').length}: bad key: colour$`)],
+      ];
+      for (const [what, text, error] of cases) {
+        writeFileSync(planPath, text);
+        const r = n.resident<ApplyReport>(['apply']);
+        assert.equal(r.status, 1, what);
+        assert.match(r.report.error!, error, what);
+        assert.equal(r.changes, '', what);
+      }
+      // The tabs, the note and the blank line alone are fine: the same decisions as before.
+      writeFileSync(planPath, head);
+      const ok = n.resident<ApplyReport>(['apply']);
+      assert.equal(ok.status, 0, ok.stderr);
+      assert.deepEqual(ok.report.links.added, [link.n2]);
+    } finally {
+      n.remove();
+    }
+  });
+
   it('without the stored plan: says so and exits 1, changing nothing', () => {
     const n = node();
     try {

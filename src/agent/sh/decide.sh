@@ -13,12 +13,14 @@ HANDSHAKE_FRESH=180
 # a link that works on the address its name gave is left alone, so DNS is asked only when it could
 # help. A link with no word is right and printed as "kept name" only (the shell has nothing to do for
 # it). Then "stale name" for every managed link not planned, and last "new N": how many links are
-# missing. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key and the last
-# applied plan in $1 (may be missing).
+# missing. Reads $STAGE/wg, $STAGE/ip, the planned private key in $STAGE/private.key, the link lines
+# of the plan read_plan checked ($PLAN_FILE; none when P_NAMES is empty: down plans no link) and
+# the last applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
 	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
-	printf '%s' "$P_LINKS" | awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" \
-		-v master="$LINK_MASTER" -v names="$P_NAMES" -v keyfile="$STAGE/private.key" \
+	if [ -n "$P_NAMES" ]; then pd_plan=$PLAN_FILE; else pd_plan=/dev/null; fi
+	awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" -v family="$P_FAMILY" \
+		-v master="$LINK_MASTER" -v keyfile="$STAGE/private.key" \
 		-v fresh="$HANDSHAKE_FRESH" -v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" -v lastfile="$1" "$FACTS_AWK"'
 	BEGIN {
 		now = epoch()
@@ -30,8 +32,6 @@ plan_diffs() { # last-plan
 		key = ""
 		getline key <keyfile
 		close(keyfile)
-		n = split(names, w, " ")
-		for (i = 1; i <= n; i++) planned[w[i]] = 1
 	}
 	FILENAME == wgfile { wg_line(); next }
 	FILENAME == ipfile {
@@ -42,15 +42,19 @@ plan_diffs() { # last-plan
 		} else if (addr_line()) addr[A_NAME, A_ADDR] = 1
 		next
 	}
-	NF == 8 {
-		name = $1; pub = $3; host = $4; eport = $5
-		ka = ($7 == 0) ? "off" : $7
+	# A link line of the plan: link name port pubkey host eport linklocal keepalive [family]
+	# (a version 2 plan gives the family once, for every link).
+	$1 == "link" {
+		name = $2; port = $3; pub = $4; host = $5; eport = $6; ll = $7
+		fam = (NF >= 9) ? $9 : family
+		ka = ($8 == 0) ? "off" : $8
+		planned[name] = 1
 		split("", d)
 		cur = ((name, pub) in EP) ? EP[name, pub] : "(none)"
 		if (!(name in exists)) { d["missing"] = 1; missing++ }
 		else if (name in foreign) d["foreign"] = 1
 		else {
-			if (PRIV[name] != key || LPORT[name] != $2 || FWMARK[name] != fw) d["wg"] = 1
+			if (PRIV[name] != key || LPORT[name] != port || FWMARK[name] != fw) d["wg"] = 1
 			if (NPEERS[name] != 1 || !((name, pub) in EP)) d["peers"] = 1
 			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
 			if (host == "-") {
@@ -66,15 +70,15 @@ plan_diffs() { # last-plan
 			if (lmtu[name] != mtu || lgroup[name] != GROUP) d["link"] = 1
 			if (!up[name]) d["up"] = 1
 			if (master != "" && lmaster[name] != master) d["master"] = 1
-			if (!((name, $6) in addr)) d["addr"] = 1
+			if (!((name, ll) in addr)) d["addr"] = 1
 		}
 		words = ""
 		for (k in d) words = words " " k
 		if (words == "") print "kept", name
-		else print "link", $0, cur words
+		else print "link", name, port, pub, host, eport, ll, $8, fam, cur words
 	}
 	END {
 		for (name in ours) if (!(name in planned)) print "stale", name
 		print "new", missing + 0
-	}' "$STAGE/wg" "$STAGE/ip" -
+	}' "$STAGE/wg" "$STAGE/ip" "$pd_plan"
 }

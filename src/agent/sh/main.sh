@@ -125,14 +125,12 @@ main() {
 	read_plan "$PLAN_FILE"
 	# A plan marked down applies as down: nothing comes back.
 	if [ "$MODE" = apply ] && [ "$P_STATE" = down ]; then
-		P_LINKS=
 		P_NAMES=
 	fi
 	check_requirements
 	case $MODE in
 	status) status ;;
 	down)
-		P_LINKS=
 		P_NAMES=
 		read_old_placement
 		discard_snapshots
