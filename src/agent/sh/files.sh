@@ -6,9 +6,10 @@
 # cmp each cost one each). Emptied by every write to a file in it; same_file then asks cmp.
 SUMS=
 
-# Checksum tool $1's lines for those of the files after it that exist: cksum ("crc size path",
-# cheap, to compare), or sha256 ("hash path": what the control machine compares with; else
-# OpenSSL's, else cksum's, which never equals a hash: drift).
+# Into DIGESTS: checksum tool $1's lines for those of the files after it that exist: cksum ("crc
+# size path", cheap, to compare), or sha256 ("hash path": what the control machine compares with;
+# else OpenSSL's, else cksum's, which never equals a hash: drift). Each program runs straight in
+# its $(...): this function called inside one would cost a process more.
 digest_files() { # cksum|sha256 files...
 	df_tool=$1
 	shift
@@ -16,15 +17,16 @@ digest_files() { # cksum|sha256 files...
 		shift
 		[ -f "$df_path" ] && set -- "$@" "$df_path"
 	done
+	DIGESTS=
 	[ $# -gt 0 ] || return 0
 	if [ "$df_tool" = cksum ]; then
-		cksum "$@"
+		DIGESTS=$(cksum "$@")
 	elif command -v sha256sum >/dev/null 2>&1; then
-		sha256sum "$@"
+		DIGESTS=$(sha256sum "$@")
 	elif command -v openssl >/dev/null 2>&1; then
-		openssl dgst -sha256 -r "$@"
+		DIGESTS=$(openssl dgst -sha256 -r "$@")
 	else
-		cksum "$@" | awk '{ print "cksum:" $1 "-" $2, $3 }'
+		DIGESTS=$(cksum "$@" | awk '{ print "cksum:" $1 "-" $2, $3 }')
 	fi
 }
 
@@ -140,13 +142,14 @@ ensure_dir() {
 
 # Before the files are installed: their sums, and those of the plan and the config babeld runs.
 sum_staged() {
-	SUMS=$(digest_files cksum "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/rait-ip4.conf" \
+	digest_files cksum "$PLAN_FILE" "$LAST_PLAN" "$STAGE/rait.conf" "$P_CONFIG_DIR/rait.conf" "$STAGE/rait-ip4.conf" \
 		"$P_CONFIG_DIR/rait-ip4.conf" "$STAGE/rait-ip6.conf" "$P_CONFIG_DIR/rait-ip6.conf" "$STAGE/peers.conf" \
 		"$P_CONFIG_DIR/peers.conf" "$STAGE/babeld.conf" "${P_BABELD_CONFIG:-$STAGE/-}" "$BABELD_RUNNING" \
 		"$STAGE/rait-fleet-agent" "$P_CONFIG_DIR/rait-fleet-agent" "$STAGE/rait-fleet.service" "$UNIT_DIR/rait-fleet.service" \
 		"$STAGE/rait-fleet-heal.service" "$UNIT_DIR/rait-fleet-heal.service" "$STAGE/rait-fleet-heal.timer" \
 		"$UNIT_DIR/rait-fleet-heal.timer" "$STAGE/rait-fleet-pull.service" "$UNIT_DIR/rait-fleet-pull.service" \
-		"$STAGE/rait-fleet-pull.timer" "$UNIT_DIR/rait-fleet-pull.timer" "$STAGE/pull" "$P_CONFIG_DIR/pull")
+		"$STAGE/rait-fleet-pull.timer" "$UNIT_DIR/rait-fleet-pull.timer" "$STAGE/pull" "$P_CONFIG_DIR/pull"
+	SUMS=$DIGESTS
 }
 
 # A file of ours the plan no longer has goes (with its .prev): a second transport's rait.conf left

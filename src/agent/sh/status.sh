@@ -11,8 +11,9 @@ S_BABEL='{"running":false,"configHash":null,"neighbours":[],"routes":0}'
 # The deployed files' hashes, and the one of the config our babeld runs, from one digest_files.
 config_hashes_json() {
 	ch_babeld=${P_BABELD_CONFIG:-$P_CONFIG_DIR/babeld.conf}
-	HASHES=$(digest_files sha256 "$P_CONFIG_DIR/rait.conf" "$P_CONFIG_DIR/rait-ip4.conf" "$P_CONFIG_DIR/rait-ip6.conf" \
-		"$P_CONFIG_DIR/peers.conf" "$ch_babeld" "$BABELD_RUNNING" 2>/dev/null)
+	digest_files sha256 "$P_CONFIG_DIR/rait.conf" "$P_CONFIG_DIR/rait-ip4.conf" "$P_CONFIG_DIR/rait-ip6.conf" \
+		"$P_CONFIG_DIR/peers.conf" "$ch_babeld" "$BABELD_RUNNING" 2>/dev/null
+	HASHES=$DIGESTS
 	S_HASHES=
 	for ch_pair in "rait.conf=$P_CONFIG_DIR/rait.conf" "rait-ip4.conf=$P_CONFIG_DIR/rait-ip4.conf" \
 		"rait-ip6.conf=$P_CONFIG_DIR/rait-ip6.conf" "peers.conf=$P_CONFIG_DIR/peers.conf" "babeld.conf=$ch_babeld"; do
