@@ -45,6 +45,21 @@ export function machineBusyMs(): number {
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * TICK_MS;
 }
 
+/**
+ * Waits (up to `maxMs`) until the whole machine is busy less than `busyMsPerS` over half a second:
+ * a part that follows another runs after the kernel has freed the namespaces and links the last one
+ * deleted (it does that in the background, on the same CPUs). Returns the last rate seen.
+ */
+export async function settle(busyMsPerS = 150, maxMs = 60_000): Promise<number> {
+  const until = Date.now() + maxMs;
+  for (;;) {
+    const before = machineBusyMs();
+    await new Promise((r) => setTimeout(r, 500));
+    const rate = (machineBusyMs() - before) * 2;
+    if (rate < busyMsPerS || Date.now() >= until) return rate;
+  }
+}
+
 /** CPU time of a process and its waited-for descendants (utime + stime + cutime + cstime), in ms; 0 when gone. */
 export function processTreeMs(pid: number): number {
   let stat: string;

@@ -286,7 +286,7 @@ function planTable(plan: PlanResult): string {
         mib(plan.renderRssMiB),
         `< 300 MB: ${met(plan.renderRssMiB.median * 1.048576, 299)}`,
       ],
-      ["checking every node's key pair (X25519, tweetnacl) — time", formatSample(plan.checkMs), '–'],
+      ["checking every node's key pair (X25519, OpenSSL) — time", formatSample(plan.checkMs), '–'],
     ],
   );
 }
@@ -344,6 +344,9 @@ const HOW = `
   background line under each lab says how much that was while the lab idled).
 - Rounds are interleaved: each round runs every case once, in an order rotated from round to round, so a slow spell
   of this shared machine falls on every case alike.
+- Parts run in this order: planning (no lab: first, on a quiet machine), the labs, the agent, the control side. Before
+  the agent and control parts the bench waits (up to a minute) until the machine is busy less than 150 ms per second:
+  the kernel frees the namespaces and links a part deleted in the background, on the same CPUs.
 - Lab nodes are network + mount namespaces on this machine, each with its own sshd and an empty root home; they share
   its cores with the control side, so every wall time includes the nodes' own work.
 - OpenSSH floor: one \`sh\` starting \`ssh -o BatchMode=yes -o ControlMaster=no … true\` to every node at once, same key.

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { benchAgent } from './agent.js';
 import { benchControl } from './control.js';
 import { benchLab, type LabResult } from './labs.js';
+import { settle } from './measure.js';
 import { benchPlanning } from './planning.js';
 import { report, type BenchResults } from './report.js';
 import { Teardown } from './teardown.js';
@@ -41,6 +42,12 @@ const PYTHON = '/usr/bin/python3'; // Debian's, where python3-fabric lives (PATH
 const ANSIBLE = '/usr/bin/ansible-playbook';
 
 const say = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
+
+async function settleAfter(what: string): Promise<void> {
+  const t0 = Date.now();
+  const rate = await settle();
+  say(`waited ${((Date.now() - t0) / 1000).toFixed(1)} s after ${what} for a quiet machine (busy ${rate.toFixed(0)} ms/s)`);
+}
 
 function firstLine(argv: string[]): string {
   try {
@@ -108,6 +115,8 @@ async function main(): Promise<void> {
     work,
   };
   try {
+    // Planning needs no lab: first, on a machine no earlier part has left busy.
+    if (has('plan')) results.plan = await benchPlanning(paths.node, BENCH, PLAN_RUNS);
     if (has('labs') || has('fixed')) {
       const sizes = has('labs') ? SIZES : [Math.max(...SIZES)];
       const largest = Math.max(...sizes);
@@ -128,9 +137,14 @@ async function main(): Promise<void> {
         results.labs.push(lab);
       }
     }
-    if (has('agent')) results.agent = await benchAgent(paths, AGENT_RUNS, teardown);
-    if (has('control')) results.control = await benchControl(paths, CONTROL_NODES, Math.max(3, Math.round(ROUNDS / 2)), teardown);
-    if (has('plan')) results.plan = await benchPlanning(paths.node, BENCH, PLAN_RUNS);
+    if (has('agent')) {
+      await settleAfter('the labs');
+      results.agent = await benchAgent(paths, AGENT_RUNS, teardown);
+    }
+    if (has('control')) {
+      await settleAfter("the agent's lab");
+      results.control = await benchControl(paths, CONTROL_NODES, Math.max(3, Math.round(ROUNDS / 2)), teardown);
+    }
     results.loadAfter = quietness();
     results.minutes = (Date.now() - startedAt.getTime()) / 60000;
     const md = report(results);
