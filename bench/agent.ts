@@ -60,7 +60,7 @@ const STEPS = [
 ];
 /** Segments before the agent's first step. */
 export const PRELUDE = 'payload: sh reads it, mktemp, writes the files';
-export const AGENT_START = 'exec sh: the agent script is read (67 KB)';
+export const AGENT_START = 'exec sh: the agent script is read';
 export const MAIN = 'main, until its first step';
 const END = 'end';
 

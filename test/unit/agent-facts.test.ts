@@ -7,7 +7,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ApplyReport, StatusReport } from '../../src/agent/report.js';
-import { readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { agentShell, factsDir, runAgent, type AgentRun } from './agent-harness.js';
 import { link, n1Plan, state } from './recorded-node.js';
 
@@ -25,6 +27,23 @@ describe('agent decisions on recorded facts', () => {
     assert.deepEqual(sorted(report.links.kept), sorted(Object.values(link)));
     assert.deepEqual([report.links.added, report.links.updated, report.links.removed], [[], [], []]);
     assert.deepEqual(changes(log), []);
+  });
+
+  it('another fwmark planned: every link gets it; a mark above 2^31 compares exactly', () => {
+    const { report, changes: log } = deploy({ here: 'deployed' }, n1Plan('  fwmark: 55\n'));
+    assert.deepEqual(sorted(report.links.updated), sorted(Object.values(link)));
+    assert.equal(changes(log).filter((c) => / fwmark 55 /.test(c)).length, 3);
+    // The same links, marked 0x80000000 (wg prints the mark in hex): nothing to do.
+    const dir = mkdtempSync(join(tmpdir(), 'rf-facts-'));
+    try {
+      cpSync(factsDir('deployed'), dir, { recursive: true });
+      writeFileSync(join(dir, 'wg'), readFileSync(join(dir, 'wg'), 'utf8').replaceAll('\t0x36\n', '\t0x80000000\n'));
+      const high = deploy({ here: dir }, n1Plan('  fwmark: 2147483648\n'));
+      assert.deepEqual(sorted(high.report.links.kept), sorted(Object.values(link)));
+      assert.deepEqual(changes(high.changes), []);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('MTU changed by hand: only that link, only its MTU', () => {

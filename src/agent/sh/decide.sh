@@ -5,7 +5,7 @@
 # and babel's hellos keep them flowing (the status command uses the same bound).
 HANDSHAKE_FRESH=180
 #
-# Prints, per planned link: "link name port pubkey host eport linklocal keepalive family current-endpoint words..."
+# Sets PLAN_DIFFS to, per planned link: "link name port pubkey host eport linklocal keepalive family current-endpoint words..."
 # where the words name what differs (wg peers link addr up master), "missing" when there is no
 # such link, "foreign" when a link of that name exists that is not WireGuard (never ours), and
 # "resolve" when the endpoint is a host name to look up again: it changed since the last applied
@@ -17,11 +17,20 @@ HANDSHAKE_FRESH=180
 # of the plan read_plan checked ($PLAN_FILE; none when P_NAMES is empty: down plans no link) and
 # the last applied plan in $1 (may be missing).
 plan_diffs() { # last-plan
-	if [ "$P_FWMARK" = 0 ]; then want_fw=off; else want_fw=$(printf '0x%x' "$P_FWMARK"); fi
 	if [ -n "$P_NAMES" ]; then pd_plan=$PLAN_FILE; else pd_plan=/dev/null; fi
-	awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fw="$want_fw" -v family="$P_FAMILY" \
+	# Into PLAN_DIFFS: awk runs straight in the $(...) (the caller's $(plan_diffs) cost a process more).
+	PLAN_DIFFS=$(awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v mtu="$P_MTU" -v fwmark="$P_FWMARK" -v family="$P_FAMILY" \
 		-v master="$LINK_MASTER" -v keyfile="$STAGE/private.key" \
 		-v fresh="$HANDSHAKE_FRESH" -v wgfile="$STAGE/wg" -v ipfile="$STAGE/ip" -v lastfile="$1" "$FACTS_AWK"'
+	# wg prints a mark in hex, "off" for none; the plan has it in decimal. Read digit by digit:
+	# every awk keeps a 32-bit mark exact, where printf "%x" of one above 2^31 is not portable.
+	function mark(s,   n, i) {
+		if (s == "off") return 0
+		s = tolower(s)
+		n = 0
+		for (i = 3; i <= length(s); i++) n = n * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+		return n
+	}
 	BEGIN {
 		now = epoch()
 		while ((getline line <lastfile) > 0) {
@@ -54,7 +63,7 @@ plan_diffs() { # last-plan
 		if (!(name in exists)) { d["missing"] = 1; missing++ }
 		else if (name in foreign) d["foreign"] = 1
 		else {
-			if (PRIV[name] != key || LPORT[name] != port || FWMARK[name] != fw) d["wg"] = 1
+			if (PRIV[name] != key || LPORT[name] != port || mark(FWMARK[name]) != fwmark + 0) d["wg"] = 1
 			if (NPEERS[name] != 1 || !((name, pub) in EP)) d["peers"] = 1
 			want = (host ~ /:/) ? "[" host "]:" eport : host ":" eport
 			if (host == "-") {
@@ -80,5 +89,5 @@ plan_diffs() { # last-plan
 	END {
 		for (name in ours) if (!(name in planned)) print "stale", name
 		print "new", missing + 0
-	}' "$STAGE/wg" "$STAGE/ip" "$pd_plan"
+	}' "$STAGE/wg" "$STAGE/ip" "$pd_plan")
 }

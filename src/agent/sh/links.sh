@@ -202,12 +202,12 @@ sync_link() { # name port pubkey host eport linklocal keepalive family current-e
 sync_links() {
 	[ -n "$P_NAMES" ] && prepare_place
 	read_facts
-	sl_diffs=$(plan_diffs "$LAST_PLAN") || die "cannot compare the links with the plan"
+	plan_diffs "$LAST_PLAN" || die "cannot compare the links with the plan"
 	# Lines split by the shell itself: read would take them a byte at a time.
 	sl_ifs=$IFS
 	IFS=$NL
 	# shellcheck disable=SC2086 # one line of plan_diffs each
-	set -- $sl_diffs
+	set -- $PLAN_DIFFS
 	IFS=$sl_ifs
 	for sl_line; do case $sl_line in "new "*) check_inotify "${sl_line#new }" ;; esac; done
 	stale=
