@@ -22,11 +22,11 @@ config_hashes_json() {
 	done
 }
 
-# One LinkState per managed link, in ip's order, from the facts (facts.sh); the WireGuard
-# implementation serving them goes to $STAGE/impl. Only peer facts are printed, never the keys
-# of the interface lines.
+# Into S_LINKS: one LinkState per managed link, in ip's order, from the facts (facts.sh); the
+# WireGuard implementation serving them goes to $STAGE/impl. Only peer facts are printed, never the
+# keys of the interface lines. Set, not printed: awk runs straight in its own $(...).
 link_state_json() {
-	awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v wgfile="$STAGE/wg" \
+	S_LINKS=$(awk -v PREFIX="$P_PREFIX" -v GROUP="$P_GROUP" -v wgfile="$STAGE/wg" \
 		-v implfile="$STAGE/impl" "$FACTS_AWK"'
 	function esc(s) { gsub(/[^A-Za-z0-9+\/=_.:\[\]-]/, "", s); return s }
 	function uint(s) { return (s ~ /^[0-9]+$/) ? s : 0 }
@@ -43,7 +43,7 @@ link_state_json() {
 		sep = ","
 		if (impl == "") impl = (L_KIND == "wireguard") ? "kernel" : "wireguard-go"
 	}
-	END { if (impl != "") print impl >implfile }' "$STAGE/wg" "$STAGE/ip"
+	END { if (impl != "") print impl >implfile }' "$STAGE/wg" "$STAGE/ip")
 }
 
 # babeld's dump, asked once: its version, neighbours and installed routes; and the hash of the
@@ -59,7 +59,8 @@ ok"*)
 		[ "$P_BABELD_MANAGE" = agent ] && babeld_pid >/dev/null && digest_of "$HASHES" "$BABELD_RUNNING" && config="\"$DIGEST\""
 		;;
 	esac
-	S_BABEL=$(printf '%s\n' "$dump" | awk -v config="$config" '
+	# A here-document, not printf in a pipe: one process fewer (two while the dump fits a pipe).
+	S_BABEL=$(awk -v config="$config" '
 	function esc(s) { gsub(/[^A-Za-z0-9_.:\/-]/, "", s); return s }
 	$1 == "version" && version == "" { version = $2; sub(/^babeld-/, "", version) }
 	$1 == "ok" { running = 1 }
@@ -81,7 +82,10 @@ ok"*)
 		printf "{\"running\":true,\"configHash\":%s,\"neighbours\":[", config
 		for (i = 1; i <= n; i++) if (nif[i] in known) { printf "%s%s", sep, line[i]; sep = "," }
 		printf "],\"routes\":%d}\n", routes
-	}')
+	}' <<-EOF
+		$dump
+	EOF
+	)
 	V_BABELD=${S_BABEL%%"$NL"*}
 	S_BABEL=${S_BABEL#*"$NL"}
 	# A babeld that does not answer still has a version to report.
@@ -152,7 +156,7 @@ status() {
 	version_of wg --version
 	V_WG=$VERSION
 	read_facts
-	S_LINKS=$(link_state_json)
+	link_state_json
 	status_wireguard
 	config_hashes_json
 	babel_json
