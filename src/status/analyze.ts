@@ -1,6 +1,7 @@
 // Compare what the nodes report with the plan: per-node rows, the directed link matrix, problems. Pure.
 import type { BabelNeighbour, StatusReport } from '../agent/report.js';
 import type { Link, NodePlan, Plan } from '../mesh/types.js';
+import { pairIndex } from './pairs.js';
 import type { Fault, LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 import { describeFault, endRank } from './faults.js';
 import { bootUnitOff, describeProblems, keepsHealing, type FaultyLink } from './problems.js';
@@ -60,7 +61,8 @@ export function analyzeMesh(
   const natted = new Set(plan.nodes.filter((np) => np.node.nat).map((np) => np.node.name));
   const cellsByNode = new Map(rows.map((np) => [np.node.name, cellsOf(np, peers, reports.get(np.node.name), babeld, natted)]));
   const cells = [...cellsByNode.values()].flat();
-  markOneSided(cells);
+  const linksOf = pairIndex(cells.map((c) => c.health));
+  markOneSided(cells, linksOf);
 
   const pull =
     opts.publishedSerial === undefined ? undefined : { published: opts.publishedSerial, now: opts.now ?? Math.floor(Date.now() / 1000) };
@@ -72,13 +74,10 @@ export function analyzeMesh(
     ) && links.every((l) => l.status === 'up' || l.status === 'not-expected');
 
   // A pair of dual-stack nodes has a link per family: its problems name the family.
-  const pair = (h: LinkHealth): string => `${h.from}\0${h.to}`;
-  const linksOfPair = new Map<string, number>();
-  for (const c of cells) if (c.link) linksOfPair.set(pair(c.health), (linksOfPair.get(pair(c.health)) ?? 0) + 1);
   const faults: FaultyLink[] = cells.flatMap((c) => {
     if (!c.fault || !c.link) return [];
     const { from, to, oneSided } = c.health;
-    return [{ from, to, link: c.link, fault: c.fault, oneSided, ...(linksOfPair.get(pair(c.health))! > 1 && { family: c.link.family }) }];
+    return [{ from, to, link: c.link, fault: c.fault, oneSided, ...(linksOf(from, to).length > 1 && { family: c.link.family }) }];
   });
   const problems = describeProblems({
     nodes,
@@ -167,15 +166,12 @@ function linkFault(link: Link, state: StatusReport['links'][number], facts: Fact
  * mark. E.g. an interface deleted on one node: the other end keeps its interface but soon loses its
  * babel neighbour and later its handshake; that is still one broken end, not two.
  */
-function markOneSided(cells: Cell[]): void {
-  const key = (from: string, to: string, h: LinkHealth): string => `${from}\0${to}\0${h.family ?? ''}`;
-  const byPair = new Map(cells.map((c) => [key(c.health.from, c.health.to, c.health), c.health]));
-  const rank = (h: LinkHealth): number | undefined => endRank(h.status, h.fault);
-  for (const c of cells) {
-    const there = byPair.get(key(c.health.to, c.health.from, c.health));
+function markOneSided(cells: Cell[], linksOf: (from: string, to: string) => readonly LinkHealth[]): void {
+  for (const { health: h } of cells) {
+    const there = linksOf(h.to, h.from).find((b) => b.family === h.family);
     if (!there) continue;
-    const [a, b] = [rank(c.health), rank(there)];
-    c.health.oneSided = a !== undefined && b !== undefined && a !== b;
+    const [a, b] = [endRank(h.status, h.fault), endRank(there.status, there.fault)];
+    h.oneSided = a !== undefined && b !== undefined && a !== b;
   }
 }
 

@@ -3,6 +3,7 @@
 import type { StatusReport } from '../agent/report.js';
 import { formatTable } from '../output/table.js';
 import { endRank } from './faults.js';
+import { pairIndex } from './pairs.js';
 import { ago } from './pull.js';
 import type { LinkHealth, LinkStatus, MeshHealth, NodeHealth, NodeProbe } from './types.js';
 
@@ -47,11 +48,11 @@ const WORST_FIRST = [SYMBOL.missing, SYMBOL.stale, SYMBOL.unknown, ONE_SIDED, SY
 
 /** The mark of the row node's interfaces towards the column node: the worst of its links'. */
 function marker(health: MeshHealth): (from: string, to: string) => string {
-  const cells = new Map<string, LinkHealth[]>();
-  for (const l of health.links) cells.set(`${l.from}\0${l.to}`, [...(cells.get(`${l.from}\0${l.to}`) ?? []), l]);
+  const linksOf = pairIndex(health.links);
   return (from, to) => {
-    const back = cells.get(`${to}\0${from}`) ?? [];
-    const marks = (cells.get(`${from}\0${to}`) ?? [undefined]).map((l) =>
+    const here = linksOf(from, to);
+    const back = linksOf(to, from);
+    const marks = (here.length > 0 ? here : [undefined]).map((l) =>
       symbolOf(
         l,
         back.find((b) => b.family === l?.family),
