@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { labDown, labUp, type Lab } from '../src/lab/index.js';
 import { benchFixed, type FixedKey } from './fixed.js';
 import { opensshCommand } from './floors.js';
-import { machineBusyMs, mustMeasure } from './measure.js';
+import { busyMsPerS, mustMeasure } from './measure.js';
 import { interleaved, summarizeCosts, type Case, type CostSample } from './rounds.js';
 import { RUN_COMMAND, stageFiles } from './stage.js';
 import { summarize, type Sample } from './stats.js';
@@ -56,12 +56,6 @@ export interface LabResult {
 
 const say = (m: string): void => void process.stderr.write(`bench: ${m}\n`);
 
-async function background(ms: number): Promise<number> {
-  const before = machineBusyMs();
-  await new Promise((r) => setTimeout(r, ms));
-  return ((machineBusyMs() - before) * 1000) / ms;
-}
-
 export async function benchLab(size: number, p: LabPaths, o: LabOptions, teardown: Teardown): Promise<LabResult> {
   const name = `b${size}${Math.random()
     .toString(36)
@@ -92,7 +86,7 @@ export async function benchLab(size: number, p: LabPaths, o: LabOptions, teardow
     } else {
       await mustMeasure(cli('deploy', inv));
     }
-    const backgroundMsPerS = await background(2000);
+    const backgroundMsPerS = await busyMsPerS(2000);
 
     const stage = join(p.work, `${name}-stage`);
     await stageFiles(inv, stage);

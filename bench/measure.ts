@@ -45,18 +45,23 @@ export function machineBusyMs(): number {
   return (user! + nice! + system! + irq! + softirq! + (steal ?? 0)) * TICK_MS;
 }
 
+/** How busy the whole machine is over the next `ms`: busy CPU ms per second. */
+export async function busyMsPerS(ms: number): Promise<number> {
+  const before = machineBusyMs();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((machineBusyMs() - before) * 1000) / ms;
+}
+
 /**
- * Waits (up to `maxMs`) until the whole machine is busy less than `busyMsPerS` over half a second:
- * a part that follows another runs after the kernel has freed the namespaces and links the last one
- * deleted (it does that in the background, on the same CPUs). Returns the last rate seen.
+ * Waits (up to `maxMs`) until the whole machine is busy less than `quiet` ms per second over half a
+ * second: a part that follows another runs after the kernel has freed the namespaces and links the
+ * last one deleted (it does that in the background, on the same CPUs). Returns the last rate seen.
  */
-export async function settle(busyMsPerS = 150, maxMs = 60_000): Promise<number> {
+export async function settle(quiet = 150, maxMs = 60_000): Promise<number> {
   const until = Date.now() + maxMs;
   for (;;) {
-    const before = machineBusyMs();
-    await new Promise((r) => setTimeout(r, 500));
-    const rate = (machineBusyMs() - before) * 2;
-    if (rate < busyMsPerS || Date.now() >= until) return rate;
+    const rate = await busyMsPerS(500);
+    if (rate < quiet || Date.now() >= until) return rate;
   }
 }
 

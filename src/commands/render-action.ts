@@ -25,8 +25,7 @@ export async function runRender(inventoryArg: string | undefined, flags: RenderF
       const names = plan.nodes.map((np) => np.node.name);
       throw new InputError(`no node "${flags.node}" in ${inventory.path}${didYouMean(flags.node, names)}`, { field: '--node' });
     }
-    // The private key is used only when shown (the key-pair check is an X25519 multiplication, the
-    // first of a process ~16 ms); deploy checks it before it sends the key anywhere.
+    // The private key is used only when shown; deploy checks it before it sends the key anywhere.
     if (flags.showSecrets) checkKeyPairs([flags.node]);
     const text = flags.template
       ? renderTemplate(compileTemplate(readTemplate(flags.template), flags.template), templateScope(self, sharedScope(plan)))
