@@ -5,7 +5,9 @@
 // code as it does. Why: Node 20 loads a dependency of many small files slowly (yaml is 72 files:
 // 30 ms of CPU required, 7 ms bundled); it has no compile cache. Measured in BENCHMARKS.md.
 //
-// - ssh2 stays outside: its native crypto binding is found next to its own files.
+// - ssh2 stays outside: its native crypto binding is found next to its own files. So does tweetnacl
+//   (71 KB), which only pull mode's signing key needs: bundled, every process would compile it;
+//   outside, Node reads its one file when pull mode first asks for it.
 // - requireCjs('x') (src/cjs.ts: how Node loads CommonJS dependencies cheaply without a bundle) is
 //   read as require('x'), which esbuild bundles and still evaluates only when first called: a
 //   command that renders no template never runs liquidjs.
@@ -41,7 +43,7 @@ for (const [entry, out] of bundles) {
     platform: 'node',
     format: 'esm',
     target: 'node20',
-    external: ['ssh2'],
+    external: ['ssh2', 'tweetnacl'],
     banner: { js: "import { createRequire as __createRequire } from 'node:module';\nconst require = __createRequire(import.meta.url);" },
     plugins: [requireCjsAsRequire],
     logLevel: 'warning',

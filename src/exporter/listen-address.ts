@@ -1,5 +1,5 @@
 // --listen ADDRESS:PORT, as Prometheus exporters take it. Pure.
-import { isIP } from 'node:net';
+import { ipVersion } from '../ip-version.js';
 import { isHostOrIp } from '../inventory/checks.js';
 import { InputError } from '../errors.js';
 
@@ -22,7 +22,7 @@ export function parseListenAddress(value: string): ListenAddress {
   if (port > 65535) throw bad('the port must be 0-65535');
   if (bracketed !== undefined) {
     // Brackets are for IPv6 addresses only: they keep the address's colons apart from the port's.
-    if (isIP(bracketed) !== 6) throw bad('expected an IPv6 address in brackets');
+    if (ipVersion(bracketed) !== 6) throw bad('expected an IPv6 address in brackets');
     return { host: bracketed, port };
   }
   if (plain === '') return { port };
@@ -32,5 +32,5 @@ export function parseListenAddress(value: string): ListenAddress {
 
 /** How the address reads in a URL: IPv6 in brackets. */
 export function formatListenAddress({ host, port }: { host?: string; port: number }): string {
-  return `${host === undefined ? '' : isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  return `${host === undefined ? '' : ipVersion(host) === 6 ? `[${host}]` : host}:${port}`;
 }

@@ -1,11 +1,11 @@
 // Predicates for values that end up in shells, config files or interface names on the nodes.
-import { isIP } from 'node:net';
+import { ipVersion } from '../ip-version.js';
 
 const DNS_LABEL = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
 
 /** A DNS name or an IPv4/IPv6 address: nothing a shell or a config file could misread. */
 export function isHostOrIp(s: string): boolean {
-  if (isIP(s) !== 0) return true;
+  if (ipVersion(s) !== 0) return true;
   const name = s.endsWith('.') ? s.slice(0, -1) : s;
   return name.length > 0 && name.length <= 253 && name.split('.').every((label) => DNS_LABEL.test(label));
 }
@@ -25,7 +25,7 @@ export function isJumpSpec(s: string): boolean {
   const [, user, host, port] = m;
   if (user !== undefined && !isUserName(user)) return false;
   if (port !== undefined && !isPort(Number(port))) return false;
-  return host!.startsWith('[') ? isIP(host!.slice(1, -1)) === 6 : isHostOrIp(host!) && isIP(host!) !== 6;
+  return host!.startsWith('[') ? ipVersion(host!.slice(1, -1)) === 6 : isHostOrIp(host!) && ipVersion(host!) !== 6;
 }
 
 /**
@@ -39,7 +39,7 @@ export function isPullUrl(s: string): boolean {
   if (!m) return false;
   const [, host, port] = m;
   if (port !== undefined && !isPort(Number(port))) return false;
-  return host!.startsWith('[') ? isIP(host!.slice(1, -1)) === 6 : isEndpointHost(host!) && !host!.includes(':');
+  return host!.startsWith('[') ? ipVersion(host!.slice(1, -1)) === 6 : isEndpointHost(host!) && !host!.includes(':');
 }
 
 export function isUserName(s: string): boolean {

@@ -1,7 +1,7 @@
 // Loads and validates the inventory YAML: the schema, the cross-field rules and the defaults.
-import { isIP } from 'node:net';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
+import { ipVersion } from '../ip-version.js';
 import { readText } from '../atomic-file.js';
 import {
   MAX_IFNAME,
@@ -355,8 +355,12 @@ function readEndpoints(r: YamlReader, at: Field, families: readonly AddressFamil
     const items = r.seq(at);
     const byFamily = new Map<AddressFamily, string>();
     for (const item of items) {
-      const address = r.string(item, (s) => isEndpointHost(s) && isIP(s) !== 0, 'endpoint in a list (expected an IP address, no %zone)');
-      const family: AddressFamily = isIP(address) === 4 ? 'ip4' : 'ip6';
+      const address = r.string(
+        item,
+        (s) => isEndpointHost(s) && ipVersion(s) !== 0,
+        'endpoint in a list (expected an IP address, no %zone)',
+      );
+      const family: AddressFamily = ipVersion(address) === 4 ? 'ip4' : 'ip6';
       if (!families.includes(family))
         throw r.error(item, `${address} is an ${family} address, but the node's address_family is ${families.join(', ')}`);
       if (byFamily.has(family)) throw r.error(item, `a second ${family} address: list one address per family`);
@@ -371,7 +375,7 @@ function readEndpoints(r: YamlReader, at: Field, families: readonly AddressFamil
     const why = host.includes('%') ? 'has an IPv6 zone' : 'ends in a dot (RAIT drops such an endpoint)';
     throw r.error(at, `host ${host} ${why}: set an endpoint peers can reach`);
   }
-  const version = isIP(host);
+  const version = ipVersion(host);
   if (families.length > 1 && version !== 0) {
     const what = fromHost ? `host ${host} (the default endpoint)` : host;
     throw r.error(

@@ -1,5 +1,5 @@
 // Tiny IPv4/IPv6 prefix arithmetic for picking lab subnets: parse, contain, overlap, nth host.
-import { isIPv4, isIPv6 } from 'node:net';
+import { ipVersion } from '../ip-version.js';
 
 export interface Prefix {
   family: 4 | 6;
@@ -11,10 +11,11 @@ export interface Prefix {
 const bits = (family: 4 | 6): number => (family === 4 ? 32 : 128);
 
 export function parseAddress(text: string): { family: 4 | 6; value: bigint } {
-  if (isIPv4(text)) {
+  const version = ipVersion(text);
+  if (version === 4) {
     return { family: 4, value: text.split('.').reduce((acc, octet) => (acc << 8n) | BigInt(octet), 0n) };
   }
-  if (isIPv6(text) && !text.includes('.')) {
+  if (version === 6 && !text.includes('.')) {
     const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
     const left = head ? head.split(':') : [];
     const right = tail ? tail.split(':') : [];
