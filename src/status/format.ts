@@ -49,15 +49,17 @@ const WORST_FIRST = [SYMBOL.missing, SYMBOL.stale, SYMBOL.unknown, ONE_SIDED, SY
 /** The mark of the row node's interfaces towards the column node: the worst of its links'. */
 function marker(health: MeshHealth): (from: string, to: string) => string {
   const linksOf = pairIndex(health.links);
+  const markOf = (l: LinkHealth | undefined, back: readonly LinkHealth[]): string =>
+    symbolOf(
+      l,
+      back.find((b) => b.family === l?.family),
+    );
   return (from, to) => {
     const here = linksOf(from, to);
     const back = linksOf(to, from);
-    const marks = (here.length > 0 ? here : [undefined]).map((l) =>
-      symbolOf(
-        l,
-        back.find((b) => b.family === l?.family),
-      ),
-    );
+    // Nearly every pair has one link (or none): its mark, without arrays (N² pairs).
+    if (here.length < 2) return markOf(here[0], back);
+    const marks = here.map((l) => markOf(l, back));
     return WORST_FIRST.find((m) => marks.includes(m)) ?? marks[0]!;
   };
 }
@@ -85,10 +87,12 @@ function linkMatrix(health: MeshHealth): string {
 function linksNotUp(health: MeshHealth, width: number): string {
   const mark = marker(health);
   const rows = health.nodes.flatMap((n) => {
-    const marks = health.peers
-      .filter((p) => p !== n.node)
-      .map((p) => [p, mark(n.node, p)] as const)
-      .filter(([, mark]) => mark !== SYMBOL.up && mark !== SYMBOL['not-expected']);
+    const marks: (readonly [string, string])[] = [];
+    for (const p of health.peers) {
+      if (p === n.node) continue;
+      const m = mark(n.node, p);
+      if (m !== SYMBOL.up && m !== SYMBOL['not-expected']) marks.push([p, m]);
+    }
     if (marks.length === 0) return [];
     const silent = n.linksUp === null;
     return [[n.node, silent ? `${SYMBOL.unknown} every peer (did not report)` : marks.map(([p, mark]) => `${mark} ${p}`).join('  ')]];
