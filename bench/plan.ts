@@ -1,7 +1,9 @@
 // Benchmark: a synthetic 1,000-node mesh in memory. Planning = planMesh (peers.conf, template compiled) plus
 // every node's links; rendering = every node's files (rait.conf, babeld.conf through liquidjs), and checking
 // every node's key pair, which a deploy of the whole fleet needs and a deploy --limit needs only for its
-// nodes. Prints timings and peak RSS after each phase; asserts nothing.
+// nodes; then status's own work once every node has answered: analysing the replies of a healthy mesh
+// (the status tests' canned replies: every link up) and printing the result as on a terminal. Prints
+// timings and peak RSS after each phase; asserts nothing.
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseInventory } from '../src/inventory/load.js';
@@ -10,6 +12,9 @@ import type { Inventory } from '../src/inventory/types.js';
 import { planMesh } from '../src/mesh/plan.js';
 import { ensureKeys } from '../src/state/allocate.js';
 import { checkKeyPairs } from '../src/state/codec.js';
+import { analyzeMesh } from '../src/status/analyze.js';
+import { formatStatus } from '../src/status/format.js';
+import { names, probesFor } from '../test/unit/status-fixtures.js';
 
 const NODES = Number(process.env.NODES ?? 1000);
 
@@ -51,3 +56,10 @@ console.log(`peak RSS after rendering (whole process)   ${peakMiB()}`);
 
 const [, checkMs] = time(() => checkKeyPairs('/bench/state.toml', undefined, state, Object.keys(state.nodes)));
 console.log(`checking every node's key pair             ${ms(checkMs)}`);
+
+const probes = probesFor(plan);
+const [health, analyseMs] = time(() => analyzeMesh(plan, names(plan), probes));
+if (!health.healthy) throw new Error('bench: the canned healthy mesh is not healthy');
+console.log(`status: analysing every node's reply       ${ms(analyseMs)}`);
+const [, printMs] = time(() => formatStatus(health, { width: 200 }));
+console.log(`status: printing it (200 columns)          ${ms(printMs)}`);

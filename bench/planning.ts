@@ -15,6 +15,9 @@ export interface PlanResult {
   renderRssMiB: Sample;
   /** Every node's key pair (an X25519 multiplication each), which a deploy of the whole fleet adds too. */
   checkMs: Sample;
+  /** status once every node answered: analysing a healthy mesh's replies, and printing the result. */
+  analyseMs: Sample;
+  printMs: Sample;
 }
 
 export async function benchPlanning(node: string, benchDir: string, runs: number): Promise<PlanResult> {
@@ -24,6 +27,8 @@ export async function benchPlanning(node: string, benchDir: string, runs: number
     renderMs: [] as number[],
     renderRssMiB: [] as number[],
     checkMs: [] as number[],
+    analyseMs: [] as number[],
+    printMs: [] as number[],
   };
   const patterns: [keyof typeof samples, RegExp][] = [
     ['planMs', /^planning \(.*?\)\s+(\d+) ms$/m],
@@ -31,6 +36,8 @@ export async function benchPlanning(node: string, benchDir: string, runs: number
     ['renderMs', /^rendering every node's files\s+(\d+) ms$/m],
     ['renderRssMiB', /^peak RSS after rendering \(whole process\)\s+(\d+) MiB$/m],
     ['checkMs', /^checking every node's key pair\s+(\d+) ms$/m],
+    ['analyseMs', /^status: analysing every node's reply\s+(\d+) ms$/m],
+    ['printMs', /^status: printing it \(200 columns\)\s+(\d+) ms$/m],
   ];
   for (let i = 0; i < runs; i++) {
     const p = await mustMeasure([node, join(benchDir, 'plan.js')], { env: { NODES: String(PLAN_NODES) } });
@@ -46,5 +53,7 @@ export async function benchPlanning(node: string, benchDir: string, runs: number
     renderMs: summarize(samples.renderMs),
     renderRssMiB: summarize(samples.renderRssMiB),
     checkMs: summarize(samples.checkMs),
+    analyseMs: summarize(samples.analyseMs),
+    printMs: summarize(samples.printMs),
   };
 }

@@ -287,6 +287,8 @@ function planTable(plan: PlanResult): string {
         `< 300 MB: ${met(plan.renderRssMiB.median * 1.048576, 299)}`,
       ],
       ["checking every node's key pair (X25519, OpenSSL) — time", formatSample(plan.checkMs), '–'],
+      ["status: analysing every node's reply (healthy mesh) — time", formatSample(plan.analyseMs), '–'],
+      ['status: printing the result (200 columns: links not up) — time', formatSample(plan.printMs), '–'],
     ],
   );
 }
@@ -375,7 +377,9 @@ const HOW = `
   every node's links (999,000); rendering every node's files (what a deploy or status of the whole fleet does;
   \`--limit\` renders only its nodes) is timed as its own step, with the process's peak RSS after it; so is
   checking every node's key pair, which such a deploy also does before it sends a private key (the issue's
-  target leaves it out).
+  target leaves it out). Then status's own work on the whole fleet once every node has answered: analysing
+  the replies of a healthy mesh (the status tests' canned replies, test/unit/status-fixtures.ts) and printing
+  the result as on a 200-column terminal.
 
 ## Running parts of it
 
