@@ -347,7 +347,7 @@ const HOW = `
 - Rounds are interleaved: each round runs every case once, in an order rotated from round to round, so a slow spell
   of this shared machine falls on every case alike.
 - Parts run in this order: planning (no lab: first, on a quiet machine), the labs, the agent, the control side. Before
-  the agent and control parts the bench waits (up to a minute) until the machine is busy less than 150 ms per second:
+  planning, the agent and control parts the bench waits (up to a minute) until the machine is busy less than 150 ms per second:
   the kernel frees the namespaces and links a part deleted in the background, on the same CPUs.
 - Lab nodes are network + mount namespaces on this machine, each with its own sshd and an empty root home; they share
   its cores with the control side, so every wall time includes the nodes' own work.
