@@ -61,13 +61,13 @@ export function analyzeMesh(
   const natted = new Set(plan.nodes.filter((np) => np.node.nat).map((np) => np.node.name));
   const cellsByNode = new Map(rows.map((np) => [np.node.name, cellsOf(np, peers, reports.get(np.node.name), babeld, natted)]));
   const cells = [...cellsByNode.values()].flat();
-  const linksOf = pairIndex(cells.map((c) => c.health));
+  const links = cells.map((c) => c.health);
+  const linksOf = pairIndex(links);
   markOneSided(cells, linksOf);
 
   const pull =
     opts.publishedSerial === undefined ? undefined : { published: opts.publishedSerial, now: opts.now ?? Math.floor(Date.now() / 1000) };
   const nodes = rows.map((np) => nodeHealth(np, probes.get(np.node.name)!, cellsByNode.get(np.node.name)!, pull));
-  const links = cells.map((c) => c.health);
   const healthy =
     nodes.every(
       (n) => n.error === undefined && !n.drift && n.linkErrors.length === 0 && !keepsHealing(n) && !bootUnitOff(n) && !n.registry?.problem,
